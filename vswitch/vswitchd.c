@@ -1,0 +1,171 @@
+/* vswitchd — the Vessel DPDK virtual switch daemon.
+ *
+ * This is the process skeleton: options, DPDK EAL initialisation, the control
+ * thread's loop with the JSON-RPC socket, and clean shutdown. Ports, bridge and
+ * flow tables hang off it (vswitch/include/).
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_version.h>
+
+#include "vsl_daemon.h"
+#include "vsl_log.h"
+#include "vsl_util.h"
+
+VSL_LOG_MODULE(vswitchd);
+
+enum { EAL_MAX_ARGS = 128, MIN_FREE_HUGEPAGES = 64 };
+
+static const char extra_usage[] =
+	"DPDK EAL arguments may follow \"--\". By default vswitchd runs the EAL with\n"
+	"  -l 0 --file-prefix vessel-vswitchd-<pid> --no-telemetry --no-pci\n"
+	"and --in-memory when at least 64 free hugepages exist, else --no-huge -m 512.\n"
+	"Giving --file-prefix, --in-memory, --no-huge, -m or --socket-mem, -l/-c/--lcores,\n"
+	"or -a/--allow (PCI devices to use) replaces the corresponding default. PCI devices\n"
+	"are never probed unless allowed with -a: the host's own NICs stay with the kernel.\n";
+
+static long free_hugepages(void)
+{
+	char line[256];
+	long n = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "HugePages_Free: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static bool has_arg(int argc, char **argv, const char *const *names)
+{
+	for (int i = 0; i < argc; i++)
+		for (const char *const *n = names; *n; n++)
+			if (!strncmp(argv[i], *n, strlen(*n)))
+				return true;
+	return false;
+}
+
+/* Builds the EAL argv: our defaults, then the user's arguments after "--". */
+static int eal_args(const struct vsl_daemon_args *a, char **out, char *prefix, size_t prefix_len)
+{
+	static const char *const mem_opts[] = { "--in-memory", "--no-huge", "-m", "--socket-mem", NULL };
+	static const char *const prefix_opts[] = { "--file-prefix", NULL };
+	static const char *const core_opts[] = { "-l", "-c", "--lcores", NULL };
+	static const char *const pci_opts[] = { "-a", "--allow", "-b", "--block", "--no-pci", NULL };
+	int n = 0;
+
+	out[n++] = (char *)a->name;
+	if (!has_arg(a->extra_argc, a->extra_argv, core_opts)) {
+		out[n++] = "-l";
+		out[n++] = "0";
+	}
+	if (!has_arg(a->extra_argc, a->extra_argv, prefix_opts)) {
+		snprintf(prefix, prefix_len, "--file-prefix=vessel-vswitchd-%d", (int)getpid());
+		out[n++] = prefix;
+	}
+	if (!has_arg(a->extra_argc, a->extra_argv, mem_opts)) {
+		if (free_hugepages() >= MIN_FREE_HUGEPAGES) {
+			out[n++] = "--in-memory";
+		} else {
+			VSL_INFO("fewer than %d free hugepages: running the EAL with --no-huge",
+				 MIN_FREE_HUGEPAGES);
+			out[n++] = "--no-huge";
+			out[n++] = "-m";
+			out[n++] = "512";
+		}
+	}
+	if (!has_arg(a->extra_argc, a->extra_argv, pci_opts))
+		out[n++] = "--no-pci";
+	out[n++] = "--no-telemetry";
+	if (a->extra_argc + n >= EAL_MAX_ARGS)
+		return -E2BIG;
+	for (int i = 0; i < a->extra_argc; i++)
+		out[n++] = a->extra_argv[i];
+	out[n] = NULL;
+	return n;
+}
+
+/* The EAL leaves its (empty, with --in-memory) runtime directory behind; ours
+ * is named after our pid, so nobody else can be using it. */
+static void remove_runtime_dir(void)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	char path[4096];
+	DIR *dp;
+	struct dirent *de;
+
+	if (!dir || !strstr(dir, "/vessel-"))
+		return;
+	dp = opendir(dir);
+	if (dp) {
+		while ((de = readdir(dp))) {
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+		closedir(dp);
+	}
+	rmdir(dir);
+}
+
+static void vswitchd_info(struct json_object *info)
+{
+	json_object_object_add(info, "dpdk", json_object_new_string(rte_version()));
+	json_object_object_add(info, "lcores", json_object_new_int((int)rte_lcore_count()));
+	json_object_object_add(info, "hugepages",
+			       json_object_new_boolean(rte_eal_has_hugepages()));
+}
+
+int main(int argc, char **argv)
+{
+	struct vsl_daemon_args args;
+	struct vsl_daemon d;
+	char *eal_argv[EAL_MAX_ARGS + 1];
+	char prefix[64];
+	int eal_argc, ret;
+
+	ret = vsl_daemon_parse_args(&args, "vswitchd", "Vessel virtual switch (DPDK data path).",
+				    extra_usage, argc, argv);
+	if (ret)
+		return ret == 1 ? 0 : 2;
+	ret = vsl_daemon_init(&d, &args);
+	if (ret)
+		return 1;
+	d.info_fn = vswitchd_info;
+
+	eal_argc = eal_args(&args, eal_argv, prefix, sizeof(prefix));
+	if (eal_argc < 0) {
+		VSL_ERR("too many EAL arguments");
+		goto err_daemon;
+	}
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
+		goto err_daemon;
+	}
+	VSL_INFO("DPDK %s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
+		 rte_eal_has_hugepages() ? "hugepages" : "no hugepages");
+
+	ret = vsl_daemon_start(&d);
+	if (!ret)
+		ret = vsl_daemon_run(&d);
+
+	vsl_daemon_fini(&d);
+	rte_eal_cleanup();
+	remove_runtime_dir();
+	return ret ? 1 : 0;
+
+err_daemon:
+	vsl_daemon_fini(&d);
+	return 1;
+}
