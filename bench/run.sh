@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Vessel's benchmarks and prints one JSON line per result on stdout.
+#   bench/run.sh [BUILD_DIR]        (make bench)
+# Benchmarks are never part of `make test`. Each line carries the date, the
+# host and the commit (VESSEL_COMMIT).
+set -euo pipefail
+build=${1:-build}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export VESSEL_COMMIT=${VESSEL_COMMIT:-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)}
+
+# CPU-only micro benchmarks.
+[ -x "$build/bench/bench_crc32c" ] && "$build/bench/bench_crc32c"
+
+# Control plane: JSON-RPC round trips against a real blockd.
+rundir=$(mktemp -d /tmp/vessel-bench-XXXXXX)
+trap 'kill $(cat "$rundir/blockd.pid" 2>/dev/null) 2>/dev/null || true; sleep 0.2; rm -rf "$rundir"' EXIT
+VESSEL_RUNDIR=$rundir "$build/bin/blockd" --log-file "$rundir/blockd.log" &
+for _ in $(seq 100); do [ -S "$rundir/blockd.sock" ] && break; sleep 0.05; done
+"$build/bench/bench_rpc" "$rundir/blockd.sock" 20000
