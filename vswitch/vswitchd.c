@@ -12,6 +12,7 @@
 
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 #include <rte_lcore.h>
 #include <rte_version.h>
 
@@ -119,6 +120,36 @@ static void remove_runtime_dir(void)
 	rmdir(dir);
 }
 
+/* DPDK's own log lines go through Vessel's logger (module "dpdk"), so they land
+ * in --log-file with the same format and honour the same levels. */
+static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t len)
+{
+	static struct vsl_log_module dpdk_module = { .name = "dpdk", .level = -1 };
+	uint32_t lvl = rte_log_cur_msg_loglevel();
+	enum vsl_log_level level = lvl <= (uint32_t)RTE_LOG_ERR ? VSL_LOG_ERR
+				   : lvl == (uint32_t)RTE_LOG_WARNING ? VSL_LOG_WARN
+				   : lvl <= (uint32_t)RTE_LOG_INFO ? VSL_LOG_INFO : VSL_LOG_DBG;
+	size_t n = len;
+
+	(void)cookie;
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n)
+		vsl_log(&dpdk_module, level, "%.*s", (int)n, buf);
+	return (ssize_t)len;
+}
+
+static void dpdk_log_redirect(void)
+{
+	static const cookie_io_functions_t fns = { .write = dpdk_log_write };
+	FILE *f = fopencookie(NULL, "w", fns);
+
+	if (f) {
+		setvbuf(f, NULL, _IOLBF, 0);
+		rte_openlog_stream(f);
+	}
+}
+
 static void vswitchd_info(struct json_object *info)
 {
 	json_object_object_add(info, "dpdk", json_object_new_string(rte_version()));
@@ -149,11 +180,12 @@ int main(int argc, char **argv)
 		VSL_ERR("too many EAL arguments");
 		goto err_daemon;
 	}
+	dpdk_log_redirect();
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		goto err_daemon;
 	}
-	VSL_INFO("DPDK %s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
+	VSL_INFO("%s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
 		 rte_eal_has_hugepages() ? "hugepages" : "no hugepages");
 
 	ret = vsl_daemon_start(&d);
