@@ -7,11 +7,12 @@
 #include "vsl_log.h"
 #include "vsl_loop.h"
 #include "vsl_rpc.h"
+#include "vsl_time.h"
 #include "vsl_util.h"
 
 VSL_LOG_MODULE(config);
 
-enum { CONFIG_MAX_FILE = 64 << 20 };
+enum { CONFIG_MAX_FILE = 64 << 20, CONFIG_CALL_TIMEOUT_MS = 120000 };
 
 static struct vsl_config_writer *config_writers;
 
@@ -119,9 +120,12 @@ int vsl_config_replay(struct vsl_rpc_server *srv, struct vsl_loop *loop, const c
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	calls = json_tokener_parse_ex(tok, text, (int)len);
 	if (!calls || !json_object_is_type(calls, json_type_array)) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
 		snprintf(errbuf, errlen, "config %s: %s", path,
-			 calls ? "must be a JSON array of calls"
-			       : json_tokener_error_desc(json_tokener_get_error(tok)));
+			 e == json_tokener_continue ? "unexpected end of file"
+			 : e != json_tokener_success ? json_tokener_error_desc(e)
+						     : "must be a JSON array of calls");
 		ret = -EINVAL;
 		goto out;
 	}
@@ -129,6 +133,7 @@ int vsl_config_replay(struct vsl_rpc_server *srv, struct vsl_loop *loop, const c
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *c = json_object_array_get_idx(calls, i), *m, *p = NULL;
 		struct replay_wait w = { 0 };
+		uint64_t deadline;
 
 		if (!json_object_is_type(c, json_type_object) ||
 		    !json_object_object_get_ex(c, "method", &m) ||
@@ -141,8 +146,12 @@ int vsl_config_replay(struct vsl_rpc_server *srv, struct vsl_loop *loop, const c
 		json_object_object_get_ex(c, "params", &p);
 		ret = vsl_rpc_server_call(srv, json_object_get_string(m), json_object_get(p),
 					  replay_done, &w);
-		while (!ret && !w.done)
+		deadline = vsl_time_mono_ms() + CONFIG_CALL_TIMEOUT_MS;
+		while (!ret && !w.done) {
 			ret = vsl_loop_run_once(loop, 100) < 0 ? -EIO : 0;
+			if (!ret && !w.done && vsl_time_mono_ms() > deadline)
+				ret = -ETIMEDOUT;
+		}
 		if (ret || w.failed) {
 			snprintf(errbuf, errlen, "config %s: call %zu (%s): %s", path, i + 1,
 				 json_object_get_string(m), ret ? strerror(-ret) : w.message);

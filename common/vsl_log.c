@@ -110,26 +110,48 @@ out:
 	return ret;
 }
 
+/* A spec is validated whole before anything changes, and its global part
+ * ("LEVEL" or "all:LEVEL") is applied before its per-module parts, so that
+ * "rpc:dbg,all:err" and "all:err,rpc:dbg" mean the same. */
 int vsl_log_set_spec(const char *spec)
 {
+	enum { MAX_ITEMS = 32 };
+	struct { const char *module; int level; } items[MAX_ITEMS];
 	char buf[512], *save = NULL, *tok;
+	size_t n = 0;
 	int ret;
 
-	if (!spec || strlen(spec) >= sizeof(buf))
+	if (!spec || !*spec || strlen(spec) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		char *colon = strchr(tok, ':');
-		int level;
+		const char *module = NULL;
 
-		if (colon)
-			*colon = '\0';
-		level = vsl_log_level_parse(colon ? colon + 1 : tok);
-		if (level < 0)
+		if (n == MAX_ITEMS)
 			return -EINVAL;
-		ret = vsl_log_set_level(colon ? tok : NULL, level);
-		if (ret)
-			return ret;
+		if (colon) {
+			*colon = '\0';
+			module = tok;
+			if (!*module || strlen(module) >= sizeof(log_overrides[0].name))
+				return -EINVAL;
+			if (!strcmp(module, "all"))
+				module = NULL;
+		}
+		items[n].module = module;
+		items[n].level = vsl_log_level_parse(colon ? colon + 1 : tok);
+		if (items[n].level < 0)
+			return -EINVAL;
+		n++;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			if ((pass == 0) != (items[i].module == NULL))
+				continue;
+			ret = vsl_log_set_level(items[i].module, items[i].level);
+			if (ret)
+				return ret;
+		}
 	}
 	return 0;
 }
@@ -187,6 +209,8 @@ void vsl_log_va(struct vsl_log_module *m, enum vsl_log_level level, const char *
 		     vsl_log_level_name(level));
 	if (n < 0)
 		return;
+	if (n > (int)sizeof(line) / 2)  /* absurd program or module name */
+		n = sizeof(line) / 2;
 	n += vsnprintf(line + n, sizeof(line) - n, fmt, ap);
 	if (n >= (int)sizeof(line) - 1)
 		n = sizeof(line) - 2;  /* truncated: keep the newline */

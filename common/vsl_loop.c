@@ -190,9 +190,13 @@ void vsl_timer_cancel(struct vsl_loop *loop, struct vsl_timer *t)
 static int run_timers(struct vsl_loop *loop)
 {
 	uint64_t now = vsl_time_mono_ms();
-	int ran = 0;
+	int ran = 0, due = 0;
 
-	while (loop->timers && loop->timers->deadline_ms <= now && !loop->stop) {
+	/* Run only the timers due when we started: one that re-arms itself with
+	 * delay 0 waits for the next iteration instead of starving the fds. */
+	for (struct vsl_timer *t = loop->timers; t && t->deadline_ms <= now; t = t->next)
+		due++;
+	while (due-- > 0 && loop->timers && loop->timers->deadline_ms <= now && !loop->stop) {
 		struct vsl_timer *t = loop->timers;
 
 		timer_unlink(loop, t);

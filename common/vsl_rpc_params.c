@@ -107,9 +107,12 @@ static bool decode_one(const struct vsl_rpc_param *p, struct json_object *v, voi
 	case VSL_RPC_INT64:
 		if (!json_object_is_type(v, json_type_int))
 			return false;
-		errno = 0;
+		/* json-c keeps 2^63 and above as unsigned and clamps get_int64 to
+		 * INT64_MAX without setting errno: refuse those explicitly. */
+		if (json_object_get_int64(v) >= 0 && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
+			return false;
 		*(int64_t *)dst = json_object_get_int64(v);
-		return errno != ERANGE;
+		return true;
 	case VSL_RPC_UINT64:
 		return get_uint(v, UINT64_MAX, (uint64_t *)dst);
 	case VSL_RPC_UINT32:

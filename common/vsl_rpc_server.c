@@ -287,7 +287,7 @@ static void call_answer(struct vsl_rpc_call *call, struct json_object *msg, bool
 		return;
 	}
 	call->replied = true;
-	if (is_error && c->srv)
+	if (is_error && !notification && c->srv)
 		c->srv->stats.errors++;
 	if (notification) {
 		json_object_put(msg);
@@ -482,7 +482,7 @@ static void dispatch_request(struct rpc_conn *c, struct rpc_batch *b, struct jso
 	call->in_handler = true;
 	ret = m->fn(call, params);
 	call->in_handler = false;
-	if (call->deferred && !call->replied)
+	if (call->deferred && !call->replied && ret >= 0)
 		return;  /* freed when the handler answers */
 	if (!call->replied) {
 		if (ret < 0)

@@ -43,7 +43,8 @@ struct vsl_cli {
 int vsl_cli_main(const struct vsl_cli *cli, int argc, char **argv);
 
 /* Helpers for build(): parse "key=value" arguments into params, with the value
- * typed as a number when it is one, as a boolean for true/false, else a string.
+ * typed as a number when it is a non-negative decimal without leading zeros (so
+ * "0000:03:00.0" or "007" stay strings), a boolean for true/false, else a string.
  * Returns 0 or -EINVAL after printing the offending argument. */
 int vsl_cli_kv_params(const char *prog, int argc, char **argv, struct json_object *params);
 
