@@ -149,17 +149,28 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-omit-frame-pointer $(foreach c,$(COMPONENTS),-I$(c)/include) $(PKG_CFLAGS) -MMD -MP
 
+# Which components each fuzz target links (default: common). Targets that name a
+# DPDK component are compiled with DPDK's flags and linked with its libraries.
+FUZZ_COMPS_fuzz_rpc_request := common
+-include tests/fuzz/fuzz.mk
+
 $(O)/fuzz/obj/%.o: %.c $(O)/config.mk
 	@mkdir -p $(@D)
 	@echo "  FUZZ-CC $<"
-	$(Q)$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $(FUZZ_EXTRA_CFLAGS) -c $< -o $@
 
-fuzz_objs = $(foreach c,$(or $(FUZZ_COMPS_$(1)),common),$(patsubst %.c,$(O)/fuzz/obj/%.o,$(call lib_srcs,$(c))))
+$(foreach c,$(DPDK_COMPONENTS),$(eval $(O)/fuzz/obj/$(c)/%.o: FUZZ_EXTRA_CFLAGS = $$(DPDK_CFLAGS)))
+
+fuzz_comps = $(or $(FUZZ_COMPS_$(1)),common)
+fuzz_objs = $(foreach c,$(call fuzz_comps,$(1)),$(patsubst %.c,$(O)/fuzz/obj/%.o,$(call lib_srcs,$(c))))
+fuzz_dpdk = $(filter $(DPDK_COMPONENTS),$(call fuzz_comps,$(1)))
 
 define FUZZ_RULE
+$(if $(call fuzz_dpdk,$(1)),$(O)/fuzz/obj/tests/fuzz/$(1).o: FUZZ_EXTRA_CFLAGS = $$(DPDK_CFLAGS))
 $(O)/fuzz/$(1): $(O)/fuzz/obj/tests/fuzz/$(1).o $(call fuzz_objs,$(1))
 	@echo "  FUZZ-LD $$@"
-	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $$@ $$^ $$(PKG_LIBS)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $$@ $$^ \
+	  $(if $(call fuzz_dpdk,$(1)),$$(DPDK_LIBS)) $$(PKG_LIBS)
 endef
 $(foreach f,$(FUZZ_SRCS),$(eval $(call FUZZ_RULE,$(basename $(notdir $(f))))))
 

@@ -25,7 +25,7 @@
 
 VSL_LOG_MODULE(rpc);
 
-enum { RPC_READ_CHUNK = 65536 };
+enum { RPC_READ_CHUNK = 65536, RPC_ACCEPT_PAUSE_MS = 100 };
 
 struct rpc_batch;
 
@@ -70,6 +70,7 @@ struct vsl_rpc_server {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	void *ctx;
 	struct rpc_conn *conns;
+	struct vsl_timer *accept_timer;   /* re-enables accept after EMFILE */
 	struct vsl_rpc_server_stats stats;
 };
 
@@ -403,13 +404,16 @@ static void send_error(struct rpc_conn *c, struct rpc_batch *b, struct json_obje
 	}
 }
 
+/* json-c clamps integers beyond 64 bits to INT64_MIN / UINT64_MAX; such an id
+ * could not be echoed back faithfully, so it is refused. */
 static bool valid_id(struct json_object *id)
 {
 	switch (json_object_get_type(id)) {
 	case json_type_null:
 	case json_type_string:
-	case json_type_int:
 		return true;
+	case json_type_int:
+		return json_object_get_int64(id) != INT64_MIN && json_object_get_uint64(id) != UINT64_MAX;
 	default:
 		return false;
 	}
@@ -454,6 +458,10 @@ static void dispatch_request(struct rpc_conn *c, struct rpc_batch *b, struct jso
 		return;
 	}
 
+	if (strlen(json_object_get_string(method)) != (size_t)json_object_get_string_len(method)) {
+		send_error(c, b, id, VSL_RPC_INVALID_REQUEST, "\"method\" contains a NUL character");
+		return;
+	}
 	call = calloc(1, sizeof(*call));
 	if (!call || !(call->method = strdup(json_object_get_string(method)))) {
 		free(call);
@@ -550,7 +558,9 @@ static int conn_input(struct rpc_conn *c, const char *buf, size_t len)
 			return -EPROTO;
 		}
 		used = json_tokener_get_parse_end(c->tok);
-		if (used == 0 || used > len)
+		/* 0 is legitimate: a bare scalar ("5") completes only when the next
+		 * byte arrives, and that byte belongs to the next message. */
+		if (used > len)
 			used = len;
 		if (c->msg_bytes + used > VSL_RPC_MAX_MSG) {
 			json_object_put(v);
@@ -589,8 +599,16 @@ static void conn_io(struct vsl_loop *loop, int fd, uint32_t events, void *arg)
 				continue;
 			if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 				break;
-			if (n <= 0)
-				goto close;  /* EOF or error */
+			if (n < 0)
+				goto close;
+			if (n == 0) {
+				/* EOF. A client that half-closed (nc -N, socat) still gets
+				 * every answer already queued: close once they are out. */
+				if (c->out_len == c->out_off)
+					goto close;
+				c->closing = true;
+				break;
+			}
 			conn_input(c, buf, n);
 		}
 	}
@@ -609,6 +627,15 @@ close:
 
 /* ------------------------------------------------------------------ server */
 
+static void server_resume_accept(struct vsl_loop *loop, struct vsl_timer *t, void *arg)
+{
+	struct vsl_rpc_server *srv = arg;
+
+	(void)t;
+	srv->accept_timer = NULL;  /* one-shot: freed by the loop */
+	vsl_loop_mod_fd(loop, srv->listen_fd, EPOLLIN);
+}
+
 static void server_accept(struct vsl_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct vsl_rpc_server *srv = arg;
@@ -621,6 +648,18 @@ static void server_accept(struct vsl_loop *loop, int fd, uint32_t events, void *
 		if (cfd < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* The pending client stays in the backlog and the listener
+				 * stays readable: stop watching it for a while instead of
+				 * spinning. */
+				VSL_WARN_RL(&rl_drop, "accept: %s; pausing for %d ms", strerror(errno),
+					    RPC_ACCEPT_PAUSE_MS);
+				vsl_loop_mod_fd(loop, fd, 0);
+				if (!srv->accept_timer)
+					srv->accept_timer = vsl_timer_add(loop, RPC_ACCEPT_PAUSE_MS, 0,
+									 server_resume_accept, srv);
+				return;
+			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
 				VSL_WARN_RL(&rl_drop, "accept: %s", strerror(errno));
 			return;
@@ -744,6 +783,8 @@ void vsl_rpc_server_destroy(struct vsl_rpc_server *srv)
 		conn_flush(c);
 		conn_close(c);
 	}
+	if (srv->accept_timer)
+		vsl_timer_cancel(srv->loop, srv->accept_timer);
 	vsl_loop_del_fd(srv->loop, srv->listen_fd);
 	close(srv->listen_fd);
 	unlink(srv->path);

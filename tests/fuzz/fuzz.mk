@@ -1,0 +1,2 @@
+# Per-target component lists for fuzz targets (see the Makefile), e.g.
+# FUZZ_COMPS_fuzz_nbd_request := blockdev common
