@@ -121,7 +121,7 @@ int vsl_log_set_spec(const char *spec)
 	size_t n = 0;
 	int ret;
 
-	if (!spec || !*spec || strlen(spec) >= sizeof(buf))
+	if (!spec || strlen(spec) >= sizeof(buf))
 		return -EINVAL;
 	snprintf(buf, sizeof(buf), "%s", spec);
 	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
