@@ -29,8 +29,9 @@ endif
 
 # Component order matters for static linking: dependants before dependencies.
 COMPONENTS := vswitch vxlan sdn-agent blockdev lvm raid vmm common
-# Components whose sources include DPDK headers.
-DPDK_COMPONENTS := vswitch vxlan sdn-agent
+# Components whose sources include DPDK headers (sdn-agent stays DPDK-free: it
+# speaks to the switch only through its datapath interface).
+DPDK_COMPONENTS := vswitch vxlan
 
 # Programs: name -> main source and the component libraries it links.
 PROGRAMS := vswitchd vswitchctl blockd blockctl
