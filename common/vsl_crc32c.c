@@ -86,6 +86,67 @@ uint32_t vsl_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 
 #if VSL_CRC32C_HAVE_X86
 
+#if defined(__x86_64__)
+/* The crc32 instruction has a latency of 3 cycles but a throughput of one per
+ * cycle, so a single dependency chain uses a third of the unit. Large buffers
+ * are cut into blocks of three lanes of CRC32C_LANE bytes each, checksummed as
+ * three independent chains, then joined. The raw (uninverted) CRC is linear:
+ * raw(c, A || B) = shift(raw(c, A), |B|) ^ raw(0, B), where shift(x, n) is the
+ * register after feeding n zero bytes. shift by one lane is a linear map of 32
+ * bits, tabulated per input byte in crc32c_shift (4 KiB). */
+enum { CRC32C_LANE = 256 };
+static uint32_t crc32c_shift[4][256];
+static pthread_once_t crc32c_shift_once = PTHREAD_ONCE_INIT;
+
+__attribute__((target("sse4.2"))) static void crc32c_shift_init(void)
+{
+	for (int k = 0; k < 4; k++) {
+		for (uint32_t b = 0; b < 256; b++) {
+			uint64_t c = b << (8 * k);
+
+			for (int i = 0; i < CRC32C_LANE / 8; i++)
+				c = _mm_crc32_u64(c, 0);
+			crc32c_shift[k][b] = (uint32_t)c;
+		}
+	}
+}
+
+static inline uint32_t crc32c_shift_lane(uint32_t c)
+{
+	return crc32c_shift[0][c & 0xff] ^ crc32c_shift[1][(c >> 8) & 0xff] ^
+	       crc32c_shift[2][(c >> 16) & 0xff] ^ crc32c_shift[3][c >> 24];
+}
+
+/* Consumes whole blocks of 3 * CRC32C_LANE bytes from *p (8-aligned). */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw_3way(uint32_t crc,
+								 const uint8_t **pp, size_t *lenp)
+{
+	const uint8_t *p = *pp;
+	size_t len = *lenp;
+
+	while (len >= 3 * CRC32C_LANE) {
+		uint64_t a = crc, b = 0, c = 0;
+
+		for (size_t i = 0; i < CRC32C_LANE; i += 8) {
+			uint64_t va, vb, vc;
+
+			memcpy(&va, p + i, 8);
+			memcpy(&vb, p + CRC32C_LANE + i, 8);
+			memcpy(&vc, p + 2 * CRC32C_LANE + i, 8);
+			a = _mm_crc32_u64(a, va);
+			b = _mm_crc32_u64(b, vb);
+			c = _mm_crc32_u64(c, vc);
+		}
+		crc = crc32c_shift_lane(crc32c_shift_lane((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+		p += 3 * CRC32C_LANE;
+		len -= 3 * CRC32C_LANE;
+	}
+	*pp = p;
+	*lenp = len;
+	return crc;
+}
+#endif
+
 /* The target attribute lets this one function use crc32 without building the
  * whole file (or the project) with -msse4.2; it is only reached after the
  * cpuid check. */
@@ -98,8 +159,13 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw_raw(uint32_t crc,
 	}
 #if defined(__x86_64__)
 	{
-		uint64_t c64 = crc;
+		uint64_t c64;
 
+		if (len >= 3 * CRC32C_LANE) {
+			pthread_once(&crc32c_shift_once, crc32c_shift_init);
+			crc = crc32c_hw_3way(crc, &p, &len);
+		}
+		c64 = crc;
 		while (len >= 8) {
 			uint64_t v;
 
