@@ -1,15 +1,25 @@
 /* blockd — the Vessel userspace block daemon.
  *
- * The process skeleton: options, the control loop with the JSON-RPC socket,
- * a check that io_uring works here, and clean shutdown. The bdev layer, volumes
- * and exports hang off it (blockdev/include/).
+ * The control thread runs the JSON-RPC socket, the config replay and the NBD
+ * handshakes; `--reactors N` data-path threads (default 1, pinned to the last
+ * CPUs) each own an io_uring and serve the bdevs' I/O and the exports'
+ * connections (blockdev/include/blockdev.h, blk_nbd.h).
  */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <liburing.h>
 
+#include "blk_nbd.h"
+#include "blockdev.h"
 #include "vsl_daemon.h"
 #include "vsl_log.h"
+#include "vsl_util.h"
 
 VSL_LOG_MODULE(blockd);
 
@@ -23,6 +33,7 @@ static void blockd_info(struct json_object *info)
 	if (io_uring_status)
 		json_object_object_add(u, "error", json_object_new_string(strerror(-io_uring_status)));
 	json_object_object_add(info, "io_uring", u);
+	json_object_object_add(info, "reactors", json_object_new_int((int)blk_reactor_count()));
 }
 
 /* Reactors need io_uring: find out at start, not at the first I/O. */
@@ -37,14 +48,102 @@ static int probe_io_uring(void)
 	return 0;
 }
 
+/* Grows the fd table now, while the process has one thread. Once reactor
+ * threads share it, every growth waits for an RCU grace period in the kernel
+ * (expand_fdtable), which stalls the control thread's accept() in the middle
+ * of a burst of clients long enough to overflow the listen backlog. */
+static void fd_table_prealloc(void)
+{
+	struct rlimit rl;
+	int fd, target;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur < 64)
+		return;
+	target = (int)(rl.rlim_cur > 4096 ? 4095 : rl.rlim_cur - 1);
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (dup2(fd, target) == target)
+		close(target);
+	close(fd);
+}
+
+struct blockd_opt {
+	const char *name;
+	uint64_t min, max;
+	unsigned *value;
+};
+
+/* Takes blockd's own options ("--reactors N", "--io-contexts N", also with
+ * "=") out of argv: the shared option parser does not know them. Returns 0,
+ * or 2 after a usage message. */
+static int take_options(int *argc, char **argv, const struct blockd_opt *opts, size_t n_opts)
+{
+	int out = 1;
+
+	for (int i = 1; i < *argc; i++) {
+		const struct blockd_opt *o = NULL;
+		const char *v = NULL;
+		uint64_t u;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < *argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		for (size_t k = 0; k < n_opts && !o; k++) {
+			size_t len = strlen(opts[k].name);
+
+			if (!strcmp(argv[i], opts[k].name)) {
+				if (i + 1 >= *argc) {
+					fprintf(stderr, "blockd: option '%s' needs an argument\n",
+						opts[k].name);
+					return 2;
+				}
+				o = &opts[k];
+				v = argv[++i];
+			} else if (!strncmp(argv[i], opts[k].name, len) && argv[i][len] == '=') {
+				o = &opts[k];
+				v = argv[i] + len + 1;
+			}
+		}
+		if (!o) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (vsl_parse_u64(v, &u) || u < o->min || u > o->max) {
+			fprintf(stderr, "blockd: %s needs a number from %" PRIu64 " to %" PRIu64 "\n",
+				o->name, o->min, o->max);
+			return 2;
+		}
+		*o->value = (unsigned)u;
+	}
+	*argc = out;
+	argv[out] = NULL;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct vsl_daemon_args args;
 	struct vsl_daemon d;
+	unsigned reactors = 1, io_contexts = BLK_IO_POOL_DEFAULT;
+	const struct blockd_opt opts[] = {
+		{ "--reactors", 1, BLK_MAX_REACTORS, &reactors },
+		{ "--io-contexts", 1, 1 << 20, &io_contexts },
+	};
 	int ret;
 
+	if (take_options(&argc, argv, opts, VSL_ARRAY_SIZE(opts)))
+		return 2;
 	ret = vsl_daemon_parse_args(&args, "blockd", "Vessel block daemon (io_uring bdev layer).",
 				    NULL, argc, argv);
+	if (ret == 1 && argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		printf("\nblockd options:\n"
+		       "  --reactors N        data-path threads, each with its own io_uring "
+		       "(default 1)\n"
+		       "  --io-contexts N     preallocated I/O contexts per reactor (default %d)\n",
+		       BLK_IO_POOL_DEFAULT);
 	if (ret)
 		return ret == 1 ? 0 : 2;
 	ret = vsl_daemon_init(&d, &args);
@@ -52,12 +151,29 @@ int main(int argc, char **argv)
 		return 1;
 	d.info_fn = blockd_info;
 	io_uring_status = probe_io_uring();
-	if (io_uring_status)
-		VSL_WARN("io_uring unavailable: %s", strerror(-io_uring_status));
+	if (io_uring_status) {
+		VSL_ERR("io_uring unavailable: %s", strerror(-io_uring_status));
+		vsl_daemon_fini(&d);
+		return 1;
+	}
+	fd_table_prealloc();
+	/* After init: the threads inherit the blocked signal mask. */
+	ret = blk_reactors_start(reactors, io_contexts, d.loop);
+	if (ret) {
+		VSL_ERR("cannot start %u reactors: %s", reactors, strerror(-ret));
+		vsl_daemon_fini(&d);
+		return 1;
+	}
 
 	ret = vsl_daemon_start(&d);
 	if (!ret)
 		ret = vsl_daemon_run(&d);
+
+	/* Threads and kernel first, then the memory they used. */
+	blk_reactors_stop();
+	blk_nbd_fini();
+	blk_reactors_destroy();
+	blk_bdev_delete_all();
 	vsl_daemon_fini(&d);
 	return ret ? 1 : 0;
 }

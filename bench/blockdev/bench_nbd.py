@@ -1,0 +1,189 @@
+#!/usr/bin/python3
+"""NBD block benchmark: blockd vs qemu-storage-daemon vs local io_uring.
+
+    /usr/bin/python3 bench/blockdev/bench_nbd.py [--build build] [--size 1G]
+        [--runtime 10] [--reactors 1] [--jobs randread,randwrite]
+
+For each job (4K random read QD32, 4K random write QD32, 128K sequential write QD8)
+prints one JSON line per
+target: fio's io_uring engine on the raw file (the local ceiling), fio's nbd engine
+against blockd exporting the same file (file bdev, O_DIRECT), and against
+qemu-storage-daemon exporting it (cache.direct=on, aio=io_uring). Each line has
+IOPS, bandwidth, p99 latency and, for the servers, the server's CPU time per I/O
+(utime+stime from /proc/PID/stat over the run), which stays meaningful on a shared
+machine. The file is filled with random data first: O_DIRECT reads of holes would
+be fake-fast. Not part of `make test`.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 (1-based); after the ")" split,
+    # field 3 (state) is index 0.
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def commit():
+    if os.environ.get("VESSEL_COMMIT"):
+        return os.environ["VESSEL_COMMIT"]
+    r = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
+                       text=True)
+    return r.stdout.strip() or "unknown"
+
+
+def wait_socket(path, proc, timeout=20):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        if os.path.exists(path):
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(path)
+                s.close()
+                return
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise TimeoutError(path)
+
+
+def fio(args, runtime):
+    cmd = ["fio", "--name=bench", "--output-format=json", "--time_based",
+           f"--runtime={runtime}", "--ramp_time=1", "--group_reporting"] + args
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + 120)
+    if r.returncode:
+        raise RuntimeError(r.stderr or r.stdout)
+    job = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+    return job
+
+
+def summarize(job, rw):
+    side = job["read" if "read" in rw else "write"]
+    ios = side["total_ios"]
+    p99 = side.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000
+    return {"iops": round(side["iops"]), "bw_mib_s": round(side["bw_bytes"] / 2**20, 1),
+            "p99_us": round(p99, 1), "ios": ios}
+
+
+def prefill(path, size):
+    subprocess.run(["fio", "--name=fill", "--ioengine=io_uring", "--direct=1", f"--filename={path}",
+                    f"--size={size}", "--rw=write", "--bs=1M", "--iodepth=8",
+                    "--refill_buffers", "--output=/dev/null"], check=True, timeout=600)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(REPO, "build"))
+    ap.add_argument("--size", default="1G")
+    ap.add_argument("--runtime", type=int, default=10)
+    ap.add_argument("--reactors", type=int, default=1)
+    ap.add_argument("--jobs", default="randread,randwrite,write")
+    ap.add_argument("--dir", default="/var/tmp")
+    a = ap.parse_args()
+    for tool in ("fio", "qemu-storage-daemon"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not installed")
+
+    base = {"machine": platform.node(), "cpus": os.cpu_count(),
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "commit": commit(), "size": a.size}
+    work = tempfile.mkdtemp(prefix="vsl-bench-", dir="/tmp")
+    img = os.path.join(a.dir, f"vessel-bench-{os.getpid()}.raw")
+    procs = []
+    try:
+        with open(img, "wb") as f:
+            f.truncate(1)
+        prefill(img, a.size)
+
+        # job -> (block size, queue depth)
+        shapes = {"randread": ("4k", 32), "randwrite": ("4k", 32), "write": ("128k", 8),
+                  "read": ("128k", 8)}
+
+        def opts(rw):
+            bs, qd = shapes[rw]
+            return [f"--rw={rw}", f"--bs={bs}", f"--iodepth={qd}", f"--size={a.size}",
+                    "--randrepeat=0"]
+
+        def emit(target, rw, job, server_pid=None, cpu=None):
+            bs, qd = shapes[rw]
+            line = dict(base, benchmark=f"nbd-{rw}-{bs}-qd{qd}", target=target, bs=bs,
+                        iodepth=qd, **summarize(job, rw))
+            if cpu is not None and line["ios"]:
+                line["server_cpu_us_per_io"] = round(cpu / line["ios"] * 1e6, 2)
+            print(json.dumps(line), flush=True)
+
+        jobs = a.jobs.split(",")
+        for rw in jobs:
+            if rw not in shapes:
+                sys.exit(f"unknown job {rw} ({', '.join(shapes)})")
+        for rw in jobs:
+            job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}"] + opts(rw),
+                      a.runtime)
+            emit("local-io_uring", rw, job)
+
+        # blockd: file bdev with O_DIRECT behind an NBD unix socket.
+        env = dict(os.environ, VESSEL_RUNDIR=work)
+        bd = subprocess.Popen([os.path.join(a.build, "bin", "blockd"), "--no-pidfile",
+                               "--log-file", os.path.join(work, "blockd.log"),
+                               "--reactors", str(a.reactors)], env=env)
+        procs.append(bd)
+        wait_socket(os.path.join(work, "blockd.sock"), bd)
+        ctl = [os.path.join(a.build, "bin", "blockctl"), "-s", os.path.join(work, "blockd.sock")]
+        subprocess.run(ctl + ["bdev-create", "file", "disk", f"path={img}", "direct=true"],
+                       check=True, capture_output=True)
+        vsock = os.path.join(work, "vessel.nbd")
+        subprocess.run(ctl + ["export-add", "disk", "nbd", f"socket={vsock}"], check=True,
+                       capture_output=True)
+
+        # qemu-storage-daemon on the same file.
+        qsock = os.path.join(work, "qsd.nbd")
+        qsd = subprocess.Popen(["qemu-storage-daemon",
+                                "--blockdev", f"driver=file,node-name=f,filename={img},"
+                                              "cache.direct=on,aio=io_uring",
+                                "--nbd-server", f"addr.type=unix,addr.path={qsock}",
+                                "--export", "type=nbd,id=e,node-name=f,name=disk,writable=on"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(qsd)
+        wait_socket(qsock, qsd)
+
+        for rw in jobs:
+            for target, proc, sock in (("blockd", bd, vsock), ("qemu-storage-daemon", qsd, qsock)):
+                c0 = cpu_seconds(proc.pid)
+                job = fio(["--ioengine=nbd", f"--uri=nbd+unix:///disk?socket={sock}"] + opts(rw),
+                          a.runtime)
+                cpu = cpu_seconds(proc.pid) - c0
+                # fio's ramp time is not in total_ios: scale CPU to the measured part.
+                cpu *= a.runtime / (a.runtime + 1)
+                emit(target, rw, job, proc.pid, cpu)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+        if os.path.exists(img):
+            os.unlink(img)
+
+
+if __name__ == "__main__":
+    main()
