@@ -166,8 +166,10 @@ fuzz_comps = $(or $(FUZZ_COMPS_$(1)),common)
 fuzz_objs = $(foreach c,$(call fuzz_comps,$(1)),$(patsubst %.c,$(O)/fuzz/obj/%.o,$(call lib_srcs,$(c))))
 fuzz_dpdk = $(filter $(DPDK_COMPONENTS),$(call fuzz_comps,$(1)))
 
+# A fuzz target, like a unit test, may use its components' internal headers.
 define FUZZ_RULE
-$(if $(call fuzz_dpdk,$(1)),$(O)/fuzz/obj/tests/fuzz/$(1).o: FUZZ_EXTRA_CFLAGS = $$(DPDK_CFLAGS))
+$(O)/fuzz/obj/tests/fuzz/$(1).o: FUZZ_EXTRA_CFLAGS = $(foreach c,$(call fuzz_comps,$(1)),-I$(c)) \
+	$(if $(call fuzz_dpdk,$(1)),$$(DPDK_CFLAGS))
 $(O)/fuzz/$(1): $(O)/fuzz/obj/tests/fuzz/$(1).o $(call fuzz_objs,$(1))
 	@echo "  FUZZ-LD $$@"
 	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $$@ $$^ \
