@@ -17,3 +17,8 @@ trap 'kill $(cat "$rundir/blockd.pid" 2>/dev/null) 2>/dev/null || true; sleep 0.
 VESSEL_RUNDIR=$rundir "$build/bin/blockd" --log-file "$rundir/blockd.log" &
 for _ in $(seq 100); do [ -S "$rundir/blockd.sock" ] && break; sleep 0.05; done
 "$build/bench/bench_rpc" "$rundir/blockd.sock" 20000
+
+# Storage: fio over NBD against blockd and qemu-storage-daemon, and local io_uring.
+if command -v fio >/dev/null && command -v qemu-storage-daemon >/dev/null; then
+  /usr/bin/python3 "$repo/bench/blockdev/bench_nbd.py" --build "$build" --size 1G --runtime 10
+fi

@@ -3,8 +3,9 @@
 #   configs/demo/vessel-demo.sh [BUILD_DIR]      (make demo)
 #
 # Today: prepares DPDK's environment, starts vswitchd and blockd in a private
-# run directory, shows both answering over JSON-RPC through their CLIs, saves
-# and replays a configuration, and stops them cleanly. Each capability Vessel
+# run directory, shows both answering over JSON-RPC through their CLIs, serves
+# a file bdev over NBD to qemu-io, qemu-img and nbdinfo, saves the
+# configuration, and stops both cleanly. Each capability Vessel
 # gains is added here.
 set -euo pipefail
 build=${1:-build}
@@ -41,9 +42,23 @@ show "$bin/vswitchctl" version
 show "$bin/blockctl" version
 show "$bin/blockctl" methods
 
+step "Storage: a RAM bdev and a file bdev on io_uring, exported over NBD"
+truncate -s 64M "$VESSEL_RUNDIR/disk0.img"
+show "$bin/blockctl" bdev-create malloc ram0 size=64M
+show "$bin/blockctl" bdev-create file disk0 path="$VESSEL_RUNDIR/disk0.img"
+show "$bin/blockctl" export-add disk0 nbd socket="$VESSEL_RUNDIR/disk0.nbd"
+uri="nbd+unix:///disk0?socket=$VESSEL_RUNDIR/disk0.nbd"
+show nbdinfo "$uri"
+show qemu-io -f raw "$uri" -c 'write -P 0xab 0 1M' -c 'read -P 0xab 0 1M' -c 'write -z 1M 1M'
+show qemu-img compare -f raw -F raw "$uri" "$VESSEL_RUNDIR/disk0.img"
+show "$bin/blockctl" bdev-list
+show "$bin/blockctl" stats disk0
+
 step "Configuration is a replayable list of RPC calls"
 show "$bin/vswitchctl" save-config "$VESSEL_RUNDIR/vswitchd.json"
 show cat "$VESSEL_RUNDIR/vswitchd.json"
+show "$bin/blockctl" save-config "$VESSEL_RUNDIR/blockd.json"
+show cat "$VESSEL_RUNDIR/blockd.json"
 
 step "Stopping cleanly (shutdown over RPC, SIGTERM)"
 show "$bin/vswitchctl" shutdown
