@@ -124,7 +124,8 @@ UNIT_BINS := $(patsubst %.c,$(O)/%,$(UNIT_SRCS))
 unit_comp = $(word 3,$(subst /, ,$(1)))
 # A unit test links its own component and everything that component may use.
 unit_comps = $(if $(filter vswitch,$(1)),vswitch vxlan sdn-agent common,\
-             $(if $(filter blockdev,$(1)),blockdev lvm raid common,$(filter-out common,$(1)) common))
+             $(if $(filter blockdev,$(1)),blockdev common,\
+             $(if $(filter raid lvm,$(1)),$(1) blockdev common,$(filter-out common,$(1)) common)))
 
 $(foreach c,$(DPDK_COMPONENTS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_CFLAGS = $$(DPDK_CFLAGS)))
 $(foreach c,$(DPDK_COMPONENTS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_LIBS = $$(DPDK_LIBS)))
