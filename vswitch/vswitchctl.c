@@ -1,14 +1,240 @@
-/* vswitchctl — command-line client of vswitchd's JSON-RPC socket. */
+/* vswitchctl — command-line client of vswitchd's JSON-RPC socket.
+ *
+ * Syntax follows ovs-vsctl/ovs-appctl where it can: `add-port NAME type=...
+ * key=value...`, `set-port NAME key=value...`, `show`, `dump-ports`, `fdb-show`.
+ * Every command is one JSON-RPC call; the key=value pairs become its params
+ * (numbers and booleans typed, see vsl_cli_kv_params). Options of a command are
+ * key=value too (`capture PORT FILE count=N`): the shared CLI front end
+ * refuses arguments that start with '-'.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "vsl_cli.h"
+
+static const char prog[] = "vswitchctl";
+
+static struct json_object *get(struct json_object *o, const char *k)
+{
+	struct json_object *v = NULL;
+
+	json_object_object_get_ex(o, k, &v);
+	return v;
+}
+
+static const char *str(struct json_object *o, const char *k)
+{
+	struct json_object *v = get(o, k);
+
+	return v ? json_object_get_string(v) : "";
+}
+
+static int64_t num(struct json_object *o, const char *k)
+{
+	struct json_object *v = get(o, k);
+
+	return v ? json_object_get_int64(v) : 0;
+}
+
+/* NAME key=value... → {"name": NAME, key: value...} */
+static int build_name_kv(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	json_object_object_add(*params, "name", json_object_new_string(argv[0]));
+	if (vsl_cli_kv_params(prog, argc - 1, argv + 1, *params)) {
+		json_object_put(*params);
+		*params = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int build_kv(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	if (vsl_cli_kv_params(prog, argc, argv, *params)) {
+		json_object_put(*params);
+		*params = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int build_name(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	if (argc > 0)
+		json_object_object_add(*params, "name", json_object_new_string(argv[0]));
+	return 0;
+}
+
+/* PORT FILE [count=N] [duration=S] */
+static int build_capture(int argc, char **argv, struct json_object **params)
+{
+	char path[PATH_MAX], cwd[PATH_MAX];
+
+	if (argv[1][0] == '/') {
+		snprintf(path, sizeof(path), "%s", argv[1]);
+	} else if (!getcwd(cwd, sizeof(cwd)) ||
+		   snprintf(path, sizeof(path), "%s/%s", cwd, argv[1]) >= (int)sizeof(path)) {
+		fprintf(stderr, "%s: path too long: %s\n", prog, argv[1]);
+		return -EINVAL;
+	}
+	*params = json_object_new_object();
+	json_object_object_add(*params, "port", json_object_new_string(argv[0]));
+	json_object_object_add(*params, "path", json_object_new_string(path));
+	if (vsl_cli_kv_params(prog, argc - 2, argv + 2, *params)) {
+		json_object_put(*params);
+		*params = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void print_port_line(struct json_object *p)
+{
+	const char *type = str(p, "type");
+
+	printf("        Port \"%s\"  (ofport %" PRId64 ")\n", str(p, "name"), num(p, "ofport"));
+	printf("            type: %s", type);
+	if (get(p, "devargs"))
+		printf("  devargs: %s", str(p, "devargs"));
+	if (get(p, "path"))
+		printf("  path: %s%s", str(p, "path"),
+		       !strcmp(str(p, "vhost_mode"), "server") ? " (server)" : " (client)");
+	printf("\n            vlan_mode: %s", str(p, "vlan_mode"));
+	if (get(p, "tag"))
+		printf("  tag: %" PRId64, num(p, "tag"));
+	if (get(p, "native_vlan"))
+		printf("  native_vlan: %" PRId64, num(p, "native_vlan"));
+	if (get(p, "trunks"))
+		printf("  trunks: %s", str(p, "trunks"));
+	printf("\n            admin: %s  link: %s  mtu: %" PRId64 "  mac: %s  macs learned: %" PRId64
+	       "\n", str(p, "admin"), str(p, "link"), num(p, "mtu"), str(p, "mac"),
+	       num(p, "macs_learned"));
+}
+
+static void print_show(struct json_object *res)
+{
+	struct json_object *br = get(res, "bridge"), *ports = get(res, "ports");
+
+	printf("Bridge (fail_mode %s, %" PRId64 " PMD%s)\n", str(br, "fail_mode"), num(br, "pmds"),
+	       num(br, "pmds") == 1 ? "" : "s");
+	printf("    ageing: %" PRId64 " s  mac_limit: %" PRId64 "  fdb: %" PRId64 "/%" PRId64
+	       "  pmd_sleep_max_us: %" PRId64 "\n", num(br, "ageing"), num(br, "mac_limit"),
+	       num(br, "fdb_entries"), num(br, "fdb_capacity"), num(br, "pmd_sleep_max_us"));
+	for (size_t i = 0; ports && i < json_object_array_length(ports); i++)
+		print_port_line(json_object_array_get_idx(ports, i));
+}
+
+static void print_dump_ports(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *p = json_object_array_get_idx(res, i), *drops = get(p, "drops");
+		bool any = false;
+
+		printf("  port %2" PRId64 " %-12s link %-4s rx pkts=%" PRId64 " bytes=%" PRId64
+		       "\n                         tx pkts=%" PRId64 " bytes=%" PRId64
+		       " flood=%" PRId64 " l3_anomalies=%" PRId64 "\n",
+		       num(p, "ofport"), str(p, "name"), str(p, "link"), num(p, "rx_packets"),
+		       num(p, "rx_bytes"), num(p, "tx_packets"), num(p, "tx_bytes"),
+		       num(p, "flood_packets"), num(p, "rx_l3_anomalies"));
+		printf("                         drops=%" PRId64, num(p, "drops_total"));
+		json_object_object_foreach(drops, k, v) {
+			if (json_object_get_int64(v)) {
+				printf("%s%s=%" PRId64, any ? " " : " (", k, json_object_get_int64(v));
+				any = true;
+			}
+		}
+		printf("%s\n", any ? ")" : "");
+	}
+}
+
+static void print_fdb(struct json_object *res)
+{
+	printf(" port  VLAN  MAC                Age\n");
+	for (size_t i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *e = json_object_array_get_idx(res, i);
+
+		printf("%5" PRId64 "  %4" PRId64 "  %s  %3" PRId64 "   %s\n", num(e, "ofport"),
+		       num(e, "vlan"), str(e, "mac"), num(e, "age"), str(e, "port"));
+	}
+}
+
+static void print_flush(struct json_object *res)
+{
+	printf("flushed %" PRId64 " entr%s\n", num(res, "flushed"),
+	       num(res, "flushed") == 1 ? "y" : "ies");
+}
+
+static void print_pmd_stats(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *p = json_object_array_get_idx(res, i), *q = get(p, "rxqs");
+
+		printf("pmd thread %" PRId64 " (lcore %" PRId64 "):\n", num(p, "pmd"), num(p, "lcore"));
+		printf("  packets received: %" PRId64 "\n", num(p, "packets"));
+		printf("  iterations: %" PRId64 "\n", num(p, "iterations"));
+		printf("  busy cycles: %" PRId64 " (%.1f%%)\n", num(p, "busy_cycles"),
+		       json_object_get_double(get(p, "busy_pct")));
+		printf("  idle cycles: %" PRId64 "\n", num(p, "idle_cycles"));
+		printf("  processing cycles per packet: %" PRId64 "\n", num(p, "cycles_per_packet"));
+		printf("  idle sleep: %" PRId64 " us\n", num(p, "sleep_us"));
+		printf("  rx queues:");
+		for (size_t j = 0; q && j < json_object_array_length(q); j++)
+			printf(" %s", json_object_get_string(json_object_array_get_idx(q, j)));
+		printf("\n");
+	}
+}
+
+static void print_capture(struct json_object *res)
+{
+	printf("%" PRId64 " packets from %s written to %s (%" PRId64 " lost)\n",
+	       num(res, "packets"), str(res, "port"), str(res, "path"), num(res, "lost"));
+}
+
+static void print_port_cfg(struct json_object *res)
+{
+	(void)res;
+}
 
 int main(int argc, char **argv)
 {
+	static const struct vsl_cli_cmd cmds[] = {
+		{ "add-port", "NAME type=TYPE [key=value...]",
+		  "add a port (dpdk devargs=, vhost-user path=, internal); options in docs/vswitch.md",
+		  1, -1, "add-port", build_name_kv, print_port_cfg },
+		{ "del-port", "NAME", "remove a port", 1, 1, "del-port", build_name, NULL },
+		{ "set-port", "NAME key=value...",
+		  "change a port: tag, trunks, vlan_mode, native_vlan, mtu, admin, mac_limit", 2, -1,
+		  "set-port", build_name_kv, print_port_cfg },
+		{ "show", "", "show the bridge and its ports", 0, 0, "show", NULL, print_show },
+		{ "dump-ports", "[NAME]", "port counters and drops by reason", 0, 1, "dump-ports",
+		  build_name, print_dump_ports },
+		{ "fdb-show", "[port=NAME] [vlan=V]", "show learned MAC addresses", 0, 2, "fdb-show",
+		  build_kv, print_fdb },
+		{ "fdb-flush", "[port=NAME] [vlan=V]", "forget learned MAC addresses", 0, 2,
+		  "fdb-flush", build_kv, print_flush },
+		{ "set-bridge", "key=value...",
+		  "bridge settings: ageing=SECONDS mac_limit=N pmd_sleep_max_us=US", 1, 3, "set-bridge",
+		  build_kv, NULL },
+		{ "pmd-stats", "[clear=true]", "PMD busy/idle cycles, cycles per packet, rx queues", 0,
+		  1, "pmd-stats", build_kv, print_pmd_stats },
+		{ "capture", "PORT FILE [count=N] [duration=S]",
+		  "write what PORT receives and sends to pcapng (count=100, duration=10)", 2, 4, "capture", build_capture, print_capture },
+	};
 	static const struct vsl_cli cli = {
-		.prog = "vswitchctl",
+		.prog = prog,
 		.daemon = "vswitchd",
 		.summary = "Control the Vessel virtual switch (vswitchd).",
-		.cmds = NULL,
-		.n_cmds = 0,
+		.cmds = cmds,
+		.n_cmds = (int)(sizeof(cmds) / sizeof(cmds[0])),
 	};
 
 	return vsl_cli_main(&cli, argc, argv);

@@ -5,6 +5,7 @@
  * flow tables hang off it (vswitch/include/).
  */
 #include <dirent.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "vsl_daemon.h"
 #include "vsl_log.h"
 #include "vsl_util.h"
+#include "vswitch.h"
 
 VSL_LOG_MODULE(vswitchd);
 
@@ -26,7 +28,9 @@ enum { EAL_MAX_ARGS = 128, MIN_FREE_HUGEPAGES = 64 };
 
 static const char extra_usage[] =
 	"DPDK EAL arguments may follow \"--\". By default vswitchd runs the EAL with\n"
-	"  -l 0 --file-prefix vessel-vswitchd-<pid> --no-telemetry --no-pci\n"
+	"  -l 0,1 --file-prefix vessel-vswitchd-<pid> --no-telemetry --no-pci\n"
+	"(-l 0,1 means the control thread on the first CPU and one PMD on the second,\n"
+	"taken from the CPUs this process may run on; -l 0 when there is only one)\n"
 	"and --in-memory when at least 64 free hugepages exist, else --no-huge -m 512.\n"
 	"Giving --file-prefix, --in-memory, --no-huge, -m or --socket-mem, -l/-c/--lcores,\n"
 	"or -a/--allow (PCI devices to use) replaces the corresponding default. PCI devices\n"
@@ -56,9 +60,34 @@ static bool has_arg(int argc, char **argv, const char *const *names)
 	return false;
 }
 
+/* "A,B": the first two CPUs we may run on (control thread, PMD), or "A" alone. */
+static void default_lcores(char *buf, size_t len)
+{
+	cpu_set_t set;
+	int first = -1, second = -1;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+		for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
+			if (!CPU_ISSET(c, &set))
+				continue;
+			if (first < 0)
+				first = c;
+			else
+				second = c;
+		}
+	}
+	if (first < 0)
+		snprintf(buf, len, "0");
+	else if (second < 0)
+		snprintf(buf, len, "%d", first);
+	else
+		snprintf(buf, len, "%d,%d", first, second);
+}
+
 /* Builds the EAL argv: our defaults, then the user's arguments after "--". */
 static int eal_args(const struct vsl_daemon_args *a, char **out, char *prefix, size_t prefix_len)
 {
+	static char lcores[32];
 	static const char *const mem_opts[] = { "--in-memory", "--no-huge", "-m", "--socket-mem", NULL };
 	static const char *const prefix_opts[] = { "--file-prefix", NULL };
 	static const char *const core_opts[] = { "-l", "-c", "--lcores", NULL };
@@ -67,8 +96,9 @@ static int eal_args(const struct vsl_daemon_args *a, char **out, char *prefix, s
 
 	out[n++] = (char *)a->name;
 	if (!has_arg(a->extra_argc, a->extra_argv, core_opts)) {
+		default_lcores(lcores, sizeof(lcores));
 		out[n++] = "-l";
-		out[n++] = "0";
+		out[n++] = lcores;
 	}
 	if (!has_arg(a->extra_argc, a->extra_argv, prefix_opts)) {
 		snprintf(prefix, prefix_len, "--file-prefix=vessel-vswitchd-%d", (int)getpid());
@@ -183,20 +213,33 @@ int main(int argc, char **argv)
 	dpdk_log_redirect();
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
+		remove_runtime_dir();  /* the EAL may have created it before failing */
 		goto err_daemon;
 	}
 	VSL_INFO("%s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
 		 rte_eal_has_hugepages() ? "hugepages" : "no hugepages");
 
+	ret = sw_dp_init();
+	if (ret) {
+		VSL_ERR("cannot start the data path: %s", strerror(-ret));
+		goto err_eal;
+	}
 	ret = vsl_daemon_start(&d);
 	if (!ret)
 		ret = vsl_daemon_run(&d);
 
+	/* Before the daemon's loop goes: the data path has timers on it. */
+	sw_dp_fini();
 	vsl_daemon_fini(&d);
 	rte_eal_cleanup();
 	remove_runtime_dir();
 	return ret ? 1 : 0;
 
+err_eal:
+	vsl_daemon_fini(&d);
+	rte_eal_cleanup();
+	remove_runtime_dir();
+	return 1;
 err_daemon:
 	vsl_daemon_fini(&d);
 	return 1;

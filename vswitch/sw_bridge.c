@@ -1,0 +1,259 @@
+/* sw_bridge.c — the NORMAL action: a MAC-learning bridge with 802.1Q VLANs.
+ *
+ * Ingress: the port's VLAN mode decides the frame's VLAN (access: the port's
+ * tag, tagged frames refused; trunk: the tag, untagged = VLAN 0; native modes:
+ * untagged = the native VLAN); a frame on a VLAN the port does not carry is
+ * dropped and counted. The 802.1Q tag is stripped here, so inside the bridge a
+ * frame is untagged plus (vlan, pcp); each output decides whether it leaves
+ * tagged (trunks, except VLAN 0 and a native-untagged native VLAN) or not.
+ *
+ * Learning: the source MAC is learned on (vlan, in_port) — refused beyond the
+ * port's MAC limit (the frame is dropped: port security, so a MAC flood on one
+ * port cannot fill the table for everyone). Forwarding: a known unicast
+ * destination goes to its port; broadcast, multicast and unknown unicast are
+ * flooded to every other up port carrying the VLAN.
+ *
+ * Flood copies: all outputs that want the frame untagged share the one mbuf
+ * (reference counts), all that want it tagged share one copy with the tag
+ * pushed — at most one copy per flooded frame.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_mbuf.h>
+
+#include "sw_fdb.h"
+#include "sw_internal.h"
+
+/* Removes the outer 802.1Q tag (the parser checked it is in the first segment). */
+static inline void vlan_pop(struct rte_mbuf *m)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *);
+
+	memmove(p + SW_VLAN_HLEN, p, 2 * SW_ETH_ALEN);
+	rte_pktmbuf_adj(m, SW_VLAN_HLEN);
+}
+
+/* Inserts an 802.1Q tag; m must not be shared. Returns false without headroom. */
+static inline bool vlan_push(struct rte_mbuf *m, uint16_t vid, uint8_t pcp)
+{
+	uint8_t *p = (uint8_t *)rte_pktmbuf_prepend(m, SW_VLAN_HLEN);
+	uint16_t tpid = rte_cpu_to_be_16(SW_ETH_TYPE_VLAN);
+	uint16_t tci = rte_cpu_to_be_16((uint16_t)(pcp << SW_VLAN_PCP_SHIFT | vid));
+
+	if (!p)
+		return false;
+	memmove(p, p + SW_VLAN_HLEN, 2 * SW_ETH_ALEN);
+	memcpy(p + 12, &tpid, 2);
+	memcpy(p + 14, &tci, 2);
+	return true;
+}
+
+static inline bool egress_tagged(const struct sw_port_cfg *c, uint16_t vlan)
+{
+	switch (c->vlan_mode) {
+	case SW_VLAN_ACCESS:
+		return false;
+	case SW_VLAN_NATIVE_UNTAGGED:
+		return vlan != 0 && vlan != c->native_vlan;
+	case SW_VLAN_NATIVE_TAGGED:
+	case SW_VLAN_TRUNK:
+	default:
+		return vlan != 0;
+	}
+}
+
+/* Adds `delta` references to every segment (rte_pktmbuf_free walks them all). */
+static inline void mbuf_ref_add(struct rte_mbuf *m, int16_t delta)
+{
+	for (; m; m = m->next)
+		rte_mbuf_refcnt_update(m, delta);
+}
+
+static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+		  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp)
+{
+	struct sw_port_stats *st = &in->port->stats[pmd->idx];
+	uint8_t untagged[SW_MAX_PORTS], tagged[SW_MAX_PORTS];
+	unsigned nu = 0, nt = 0;
+	struct rte_mbuf *mt = NULL;
+
+	for (uint32_t i = 0; i < v->n_ports; i++) {
+		const struct sw_vport *op = &v->ports[i];
+
+		if (op == in || !op->cfg.admin_up || !sw_port_carries_vlan(&op->cfg, vlan))
+			continue;
+		if (egress_tagged(&op->cfg, vlan))
+			tagged[nt++] = (uint8_t)i;
+		else
+			untagged[nu++] = (uint8_t)i;
+	}
+	if (nt && nu) {
+		mt = rte_pktmbuf_copy(m, sw_dp.pool, 0, UINT32_MAX);
+		if (mt && !vlan_push(mt, vlan, pcp)) {
+			rte_pktmbuf_free(mt);
+			mt = NULL;
+		}
+		if (!mt) {
+			st->drops[SW_DROP_NOMEM] += nt;
+			nt = 0;
+		}
+	} else if (nt) {
+		if (!vlan_push(m, vlan, pcp)) {
+			st->drops[SW_DROP_NOMEM] += nt;
+			rte_pktmbuf_free(m);
+			return;
+		}
+		mt = m;
+		m = NULL;
+	}
+	if (nu) {
+		mbuf_ref_add(m, (int16_t)(nu - 1));
+		for (unsigned i = 0; i < nu; i++)
+			sw_pmd_tx(pmd, v, untagged[i], m);
+	} else if (m) {
+		rte_pktmbuf_free(m);
+	}
+	if (nt) {
+		mbuf_ref_add(mt, (int16_t)(nt - 1));
+		for (unsigned i = 0; i < nt; i++)
+			sw_pmd_tx(pmd, v, tagged[i], mt);
+	}
+	st->flood_packets += nu + nt;
+}
+
+/* The frame's VLAN from the ingress port's mode; false (counted) when the
+ * frame must be dropped before learning. */
+static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stats *st,
+				  const struct sw_flow_key *key, uint16_t *vlan)
+{
+	bool tagged = key->n_vlans && key->vlan_tpid == SW_ETH_TYPE_VLAN;
+	uint16_t vid = tagged ? sw_vlan_vid(key->vlan_tci) : 0;
+
+	switch (in->cfg.vlan_mode) {
+	case SW_VLAN_ACCESS:
+		/* A priority tag (VID 0) is the access VLAN; any other tag is foreign. */
+		if (vid) {
+			st->drops[SW_DROP_VLAN]++;
+			return false;
+		}
+		*vlan = in->cfg.tag;
+		break;
+	case SW_VLAN_NATIVE_TAGGED:
+	case SW_VLAN_NATIVE_UNTAGGED:
+		*vlan = vid ? vid : in->cfg.native_vlan;
+		break;
+	case SW_VLAN_TRUNK:
+	default:
+		*vlan = vid;
+		break;
+	}
+	if (!sw_port_carries_vlan(&in->cfg, *vlan)) {
+		st->drops[SW_DROP_VLAN]++;
+		return false;
+	}
+	if (sw_eth_addr_is_multicast(key->dl_src) || sw_eth_addr_is_zero(key->dl_src)) {
+		st->drops[SW_DROP_SRC_MAC]++;
+		return false;
+	}
+	return true;
+}
+
+/* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0. */
+static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp, uint16_t out)
+{
+	struct sw_port_stats *st = &in->port->stats[pmd->idx];
+	const struct sw_vport *op;
+	uint8_t vidx;
+
+	if (!out)
+		goto flood;
+	if (out == in->ofport) {
+		st->drops[SW_DROP_HAIRPIN]++;
+		goto drop;
+	}
+	vidx = v->vidx_by_ofport[out];
+	if (vidx == SW_VIDX_NONE)
+		goto flood;           /* the port went away; its entries are being flushed */
+	op = &v->ports[vidx];
+	if (!op->cfg.admin_up) {
+		op->port->stats[pmd->idx].drops[SW_DROP_ADMIN_DOWN]++;
+		goto drop;
+	}
+	if (!sw_port_carries_vlan(&op->cfg, vlan)) {
+		op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
+		goto drop;
+	}
+	if (egress_tagged(&op->cfg, vlan) && !vlan_push(m, vlan, pcp)) {
+		st->drops[SW_DROP_NOMEM]++;
+		goto drop;
+	}
+	sw_pmd_tx(pmd, v, vidx, m);
+	return;
+
+flood:
+	flood(pmd, v, in, m, vlan, pcp);
+	return;
+drop:
+	rte_pktmbuf_free(m);
+}
+
+void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			    struct rte_mbuf **pkts, const struct sw_flow_key *keys, uint16_t n,
+			    uint32_t now_s)
+{
+	struct sw_port_stats *st = &in->port->stats[pmd->idx];
+	struct sw_fdb_key src[SW_BURST], dst[SW_BURST];
+	const struct sw_fdb_key *srcp[SW_BURST], *dstp[SW_BURST];
+	int32_t spos[SW_BURST], dpos[SW_BURST];
+	uint16_t vlan[SW_BURST];
+	uint8_t idx[SW_BURST], dslot[SW_BURST];
+	unsigned m = 0, nd = 0;
+
+	_Static_assert((int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
+	/* Stage 1: VLAN and source checks; collect the FDB keys. */
+	for (uint16_t i = 0; i < n; i++) {
+		if (!pkts[i])
+			continue;
+		if (!bridge_ingress(in, st, &keys[i], &vlan[m])) {
+			rte_pktmbuf_free(pkts[i]);
+			continue;
+		}
+		idx[m] = (uint8_t)i;
+		sw_fdb_key_set(&src[m], keys[i].dl_src, vlan[m]);
+		srcp[m] = &src[m];
+		if (sw_eth_addr_is_multicast(keys[i].dl_dst)) {
+			dslot[m] = UINT8_MAX;
+		} else {
+			sw_fdb_key_set(&dst[nd], keys[i].dl_dst, vlan[m]);
+			dstp[nd] = &dst[nd];
+			dslot[m] = (uint8_t)nd++;
+		}
+		m++;
+	}
+	/* Stage 2: all sources and all destinations in two staged bulk lookups. */
+	sw_fdb_lookup_bulk(sw_dp.fdb, srcp, m, spos);
+	sw_fdb_lookup_bulk(sw_dp.fdb, dstp, nd, dpos);
+
+	/* Stage 3: learn, strip the tag, forward. */
+	for (unsigned j = 0; j < m; j++) {
+		const struct sw_flow_key *key = &keys[idx[j]];
+		struct rte_mbuf *mb = pkts[idx[j]];
+		bool tagged = key->n_vlans && key->vlan_tpid == SW_ETH_TYPE_VLAN;
+		uint8_t pcp = tagged ? (uint8_t)(key->vlan_tci >> SW_VLAN_PCP_SHIFT) : 0;
+		uint16_t out;
+
+		if (sw_fdb_learn_hint(sw_dp.fdb, &src[j], spos[j], in->ofport, in->cfg.mac_limit,
+				      now_s) == -EDQUOT) {
+			st->drops[SW_DROP_MAC_LIMIT]++;
+			rte_pktmbuf_free(mb);
+			continue;
+		}
+		if (tagged)
+			vlan_pop(mb);
+		out = dslot[j] == UINT8_MAX ? 0 : sw_fdb_pos_port(sw_dp.fdb, dpos[dslot[j]]);
+		bridge_output(pmd, v, in, mb, vlan[j], pcp, out);
+	}
+}

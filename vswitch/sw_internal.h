@@ -1,0 +1,289 @@
+/* sw_internal.h — the switch's internal objects and how threads share them.
+ *
+ * Threads. One control thread (the EAL main lcore: JSON-RPC, timers) and one
+ * PMD per worker lcore. The control thread owns every struct sw_port and is the
+ * only writer of configuration. What a PMD may look at is one immutable
+ * struct sw_view (ports, their VLAN settings, rx queue assignment), published
+ * with a release store to sw_dp.view. A PMD loads the view once per iteration
+ * and reports a quiescent state (rte_rcu_qsbr) at the end of the iteration,
+ * when it holds no pointer into any view. The control thread builds a new view,
+ * publishes it, waits for one grace period (sw_dp_sync) and only then frees the
+ * old view, stops a removed port's device or frees the port. A PMD never waits
+ * for the control thread.
+ *
+ * Counters. Each port keeps one struct sw_port_stats per PMD, each on its own
+ * cache lines, written by that PMD only (plain stores; readers on the control
+ * thread may see a value one burst old) and summed on read.
+ *
+ * FDB. See sw_fdb.h: lock-free lookups, learning from any PMD.
+ */
+#ifndef SW_INTERNAL_H
+#define SW_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <rte_common.h>
+#include <rte_mbuf.h>
+#include <rte_spinlock.h>
+
+#include "sw_packet.h"
+
+struct rte_mempool;
+struct rte_rcu_qsbr;
+struct sw_fdb;
+struct sw_capture;
+struct vsl_timer;
+
+enum {
+	SW_BURST = 32,               /* packets per rx burst and per tx batch */
+	SW_MAX_PMDS = 8,
+	SW_MAX_PORTS = 254,          /* dense view index fits a uint8_t; 255 = none */
+	SW_VIDX_NONE = 255,
+	SW_OFPORT_MAX = 4095,        /* OpenFlow port numbers 1..SW_OFPORT_MAX */
+	SW_MAX_RXQ = 8,              /* rx queues per port */
+	SW_MAX_PMD_RXQS = 256,       /* rx queues one PMD polls */
+	SW_VLAN_MAX = 4095,
+	SW_NAME_MAX = 32,
+	SW_DEVARGS_MAX = 512,
+	SW_MTU_DEFAULT = 1500,
+	SW_MTU_MAX = 9000,
+	SW_RX_DESC = 1024,
+	SW_TX_DESC = 1024,
+};
+
+/* Why a packet was dropped; counted on the port named in the comment. */
+enum sw_drop_reason {
+	SW_DROP_MALFORMED,       /* in: runt or truncated VLAN tag */
+	SW_DROP_VLAN,            /* in: tagged/untagged on a VLAN the port does not carry */
+	SW_DROP_SRC_MAC,         /* in: multicast or zero source MAC */
+	SW_DROP_MAC_LIMIT,       /* in: new source MAC beyond the port's MAC limit */
+	SW_DROP_HAIRPIN,         /* in: destination learned on the ingress port */
+	SW_DROP_ADMIN_DOWN,      /* in: received while down; out: unicast to a down port */
+	SW_DROP_VLAN_EGRESS,     /* out: unicast to a port that no longer carries the VLAN */
+	SW_DROP_TX_FULL,         /* out: the device did not take the packet */
+	SW_DROP_NOMEM,           /* in: no mbuf for a flood copy or a VLAN tag */
+	SW_DROP_N,
+};
+
+const char *sw_drop_reason_name(enum sw_drop_reason r);
+
+struct sw_port_stats {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t tx_packets, tx_bytes;
+	uint64_t rx_l3_anomalies;     /* forwarded at L2 despite a bad/truncated L3/L4 */
+	uint64_t flood_packets;       /* copies sent by flooding */
+	uint64_t drops[SW_DROP_N];
+} __rte_cache_aligned;
+
+enum sw_vlan_mode {
+	SW_VLAN_TRUNK,             /* tagged frames of `trunks` (all VLANs when empty) */
+	SW_VLAN_ACCESS,            /* untagged frames, all in VLAN `tag` */
+	SW_VLAN_NATIVE_TAGGED,     /* trunk; untagged in = native_vlan; native tagged out */
+	SW_VLAN_NATIVE_UNTAGGED,   /* trunk; untagged in = native_vlan; native untagged out */
+};
+
+const char *sw_vlan_mode_name(enum sw_vlan_mode m);
+int sw_vlan_mode_parse(const char *s, enum sw_vlan_mode *m);
+
+/* The VLAN and forwarding settings a PMD sees; copied into every view. */
+struct sw_port_cfg {
+	enum sw_vlan_mode vlan_mode;
+	uint16_t tag;                 /* access VLAN (1..4095) */
+	uint16_t native_vlan;         /* native modes (0..4095) */
+	bool trunks_all;              /* trunk with no list: every VLAN */
+	bool admin_up;
+	uint32_t mac_limit;           /* learned MACs on this port; 0 = no limit */
+	uint64_t trunks[(SW_VLAN_MAX + 1) / 64];   /* bitmap of allowed VLANs */
+};
+
+struct sw_port;
+struct sw_port_opts;
+
+/* A port type: one file each (sw_port_dpdk.c, sw_port_vhost.c, sw_port_internal.c).
+ * Runs on the control thread. */
+struct sw_port_ops {
+	const char *type;
+	/* Builds the device arguments for rte_dev_probe() from the type options in
+	 * `opts` (see struct sw_port_opts); fills port->devargs and the type's own
+	 * fields. Returns 0 or -EINVAL with a message in err. */
+	int (*prepare)(struct sw_port *p, const struct sw_port_opts *o, char *err, size_t errlen);
+	/* Adds the type's options to a save-config/show object. */
+	void (*describe)(const struct sw_port *p, struct json_object *o);
+};
+
+/* add-port / set-port parameters (decoded from JSON-RPC; absent fields unset). */
+struct sw_port_opts {
+	const char *name;
+	const char *type;
+	const char *devargs;          /* dpdk */
+	const char *path;             /* vhost-user socket */
+	const char *vhost_mode;       /* "client" (default) or "server" */
+	uint32_t n_rxq;               /* 0 = default (1) */
+	uint32_t ofport;              /* 0 = lowest free */
+	uint32_t tag;                 /* UINT32_MAX = not given; 0 clears */
+	const char *trunks;           /* "10,20,30-40" or "" */
+	struct json_object *trunks_arr;
+	const char *vlan_mode;
+	int64_t native_vlan;          /* -1 = not given; 0 clears */
+	uint32_t mtu;                 /* 0 = not given */
+	const char *admin;            /* "up"/"down" */
+	int64_t mac_limit;            /* -1 = not given */
+};
+
+struct sw_port {
+	char name[SW_NAME_MAX];
+	const struct sw_port_ops *ops;
+	char devargs[SW_DEVARGS_MAX];
+	char path[108];               /* vhost-user */
+	bool vhost_server;
+	uint16_t port_id;             /* ethdev */
+	bool started;
+	uint16_t ofport;
+	uint16_t n_rxq, n_txq;
+	uint32_t mtu;
+	bool trunks_given;
+	struct sw_port_cfg cfg;
+	struct sw_capture *capture;   /* at most one capture at a time */
+	rte_spinlock_t txq_lock[SW_MAX_PMDS];   /* only when n_txq < PMDs */
+	struct sw_port_stats stats[SW_MAX_PMDS];
+};
+
+/* A port as PMDs see it in one view. */
+struct sw_vport {
+	struct sw_port *port;         /* counters, tx locks */
+	uint16_t port_id;
+	uint16_t ofport;
+	uint16_t n_txq;
+	bool txq_shared;              /* n_txq < PMDs: take txq_lock around tx */
+	bool poll;                    /* started and admin up */
+	struct sw_capture *capture;
+	struct sw_port_cfg cfg;
+};
+
+struct sw_rxq {
+	uint8_t vidx;
+	uint16_t qid;
+};
+
+struct sw_view {
+	uint32_t n_ports;
+	struct sw_vport ports[SW_MAX_PORTS];
+	uint8_t vidx_by_ofport[SW_OFPORT_MAX + 1];
+	struct {
+		uint32_t n_rxq;
+		struct sw_rxq rxq[SW_MAX_PMD_RXQS];
+	} pmd[SW_MAX_PMDS];
+};
+
+struct sw_pmd_stats {
+	uint64_t iterations;
+	uint64_t busy_cycles;         /* iterations that received packets */
+	uint64_t idle_cycles;
+	uint64_t sleep_us;            /* time asked of the kernel while idle */
+	uint64_t packets;             /* received and processed */
+	uint64_t l3_anomalies;
+	uint64_t capture_lost;        /* copies the capture ring could not take */
+} __rte_cache_aligned;
+
+struct sw_txbuf {
+	uint16_t n;
+	struct rte_mbuf *pkts[SW_BURST];
+};
+
+struct sw_pmd {
+	unsigned idx;
+	unsigned lcore;
+	struct sw_pmd_stats stats;
+	uint32_t n_dirty;
+	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */
+	struct sw_txbuf tx[SW_MAX_PORTS];
+} __rte_cache_aligned;
+
+struct sw_dp {
+	bool initialised;
+	struct rte_mempool *pool;
+	struct rte_mempool *cap_pool;
+	struct rte_mempool *jumbo_pool;       /* created by the first jumbo port */
+	struct rte_rcu_qsbr *qsbr;
+	struct sw_view *view;                 /* RCU: __atomic acquire/release */
+	struct sw_fdb *fdb;
+	struct sw_port *ports[SW_MAX_PORTS];  /* control thread only */
+	unsigned n_pmds;
+	struct sw_pmd *pmds[SW_MAX_PMDS];
+	uint32_t sleep_max_us;                /* atomic; 0 = pure polling */
+	bool stop;                            /* atomic */
+	uint32_t ageing_s;
+	uint32_t default_mac_limit;
+	struct vsl_timer *age_timer;
+	int mbuf_ts_offset;                   /* dynfield for capture timestamps */
+};
+
+extern struct sw_dp sw_dp;
+
+/* ----------------------------------------------------------- control thread */
+
+/* The pool of 9 KiB mbufs for jumbo ports, created on first use; NULL when
+ * there is no memory for it. */
+struct rte_mempool *sw_dp_jumbo_pool(void);
+/* Waits for every PMD to pass a quiescent state (no-op without PMDs). */
+void sw_dp_sync(void);
+/* Rebuilds the view from sw_dp.ports, publishes it and frees the old one after
+ * a grace period. Returns 0 or -ENOMEM (the old view stays). */
+int sw_view_publish(void);
+
+struct sw_port *sw_port_find(const char *name);
+struct sw_port *sw_port_find_ofport(uint16_t ofport);
+/* Creates, opens and publishes a port. Returns 0 or -errno with err filled. */
+int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen);
+/* Unpublishes, stops and frees a port (its FDB entries are flushed). */
+int sw_port_del(const char *name);
+/* Applies the given (non-default) fields of `o` to a port. */
+int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size_t errlen);
+void sw_port_stats_sum(const struct sw_port *p, struct sw_port_stats *sum);
+/* Describes a port: everything add-port needs to recreate it (save=true), or
+ * that plus state and counters. */
+struct json_object *sw_port_to_json(const struct sw_port *p, bool save);
+bool sw_port_carries_vlan(const struct sw_port_cfg *c, uint16_t vid);
+/* Parses "10,20,30-40" into the bitmap (VLANs 0..4095). */
+int sw_vlan_list_parse(const char *s, uint64_t *bitmap, char *err, size_t errlen);
+void sw_port_del_all(void);
+
+extern const struct sw_port_ops sw_port_dpdk_ops;
+extern const struct sw_port_ops sw_port_vhost_ops;
+extern const struct sw_port_ops sw_port_internal_ops;
+
+/* Starts/stops the PMD threads (sw_pmd.c). */
+int sw_pmd_start_all(void);
+void sw_pmd_stop_all(void);
+
+/* ----------------------------------------------------------- PMD fast path */
+
+/* Queues m for transmission on view port vidx; consumes m. Flushes the batch
+ * when it is full. */
+void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m);
+
+/* The NORMAL action on a burst from port `in`: VLAN ingress check, learning,
+ * FDB lookup (bulk), flooding within the VLAN, VLAN push/pop toward each
+ * output. Consumes every non-NULL pkts[i] (keys[i] is its flow key). */
+void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			    struct rte_mbuf **pkts, const struct sw_flow_key *keys, uint16_t n,
+			    uint32_t now_s);
+
+/* Copies m for an active capture on `vp` (rx or tx side); never blocks. */
+void sw_capture_packet(struct sw_pmd *pmd, const struct sw_vport *vp, struct rte_mbuf *m,
+		       bool tx);
+/* Stops every capture (at shutdown). */
+void sw_capture_stop_all(void);
+
+static inline void sw_count_drop(struct sw_pmd *pmd, const struct sw_vport *vp,
+				 enum sw_drop_reason r)
+{
+	vp->port->stats[pmd->idx].drops[r]++;
+}
+
+/* Seconds on the TSC clock PMDs and the ageing timer share. */
+uint32_t sw_now_s(void);
+
+#endif /* SW_INTERNAL_H */

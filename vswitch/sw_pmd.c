@@ -1,0 +1,218 @@
+/* sw_pmd.c — the poll-mode threads: rx → parse → (flow tables: later) → NORMAL
+ * → per-output-port tx batches.
+ *
+ * One PMD per EAL worker lcore. An iteration loads the current view, polls
+ * every rx queue the view assigns to this PMD (one burst of SW_BURST each),
+ * flushes the tx batches after each burst, and reports an RCU quiescent state:
+ * from then on it holds nothing from that view. Nothing here allocates memory
+ * (mbufs come from the pool's per-lcore cache), takes a lock (except a port's
+ * tx lock when it has fewer tx queues than there are PMDs), makes a syscall or
+ * logs — except the idle sleep, which happens only when a whole iteration
+ * received nothing and pmd-sleep-max-us is set.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+
+#include "sw_internal.h"
+#include "vsl_log.h"
+
+VSL_LOG_MODULE(pmd);
+
+static void pmd_tx_flush(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx)
+{
+	const struct sw_vport *vp = &v->ports[vidx];
+	struct sw_port_stats *st = &vp->port->stats[pmd->idx];
+	struct sw_txbuf *b = &pmd->tx[vidx];
+	uint16_t qid, sent, n = b->n;
+	uint64_t bytes = 0;
+
+	if (!n)
+		return;
+	b->n = 0;
+	if (vp->capture)
+		for (uint16_t i = 0; i < n; i++)
+			sw_capture_packet(pmd, vp, b->pkts[i], true);
+	/* Sum before sending: the device may free the mbufs. */
+	for (uint16_t i = 0; i < n; i++)
+		bytes += b->pkts[i]->pkt_len;
+	qid = (uint16_t)(pmd->idx % vp->n_txq);
+	if (vp->txq_shared) {
+		rte_spinlock_lock(&vp->port->txq_lock[qid]);
+		sent = rte_eth_tx_burst(vp->port_id, qid, b->pkts, n);
+		rte_spinlock_unlock(&vp->port->txq_lock[qid]);
+	} else {
+		sent = rte_eth_tx_burst(vp->port_id, qid, b->pkts, n);
+	}
+	if (sent < n) {
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= b->pkts[i]->pkt_len;
+		rte_pktmbuf_free_bulk(&b->pkts[sent], n - sent);
+		st->drops[SW_DROP_TX_FULL] += n - sent;
+	}
+	st->tx_packets += sent;
+	st->tx_bytes += bytes;
+}
+
+void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m)
+{
+	struct sw_txbuf *b = &pmd->tx[vidx];
+
+	/* A port gets at most one copy per input packet, so within one rx burst
+	 * its batch fills at most once: the dirty list holds at most two entries
+	 * per port. */
+	if (b->n == 0)
+		pmd->dirty[pmd->n_dirty++] = vidx;
+	b->pkts[b->n++] = m;
+	if (b->n == SW_BURST)
+		pmd_tx_flush(pmd, v, vidx);
+}
+
+static void pmd_tx_flush_all(struct sw_pmd *pmd, const struct sw_view *v)
+{
+	for (uint32_t i = 0; i < pmd->n_dirty; i++)
+		pmd_tx_flush(pmd, v, pmd->dirty[i]);
+	pmd->n_dirty = 0;
+}
+
+/* One rx burst through the pipeline. Returns the number of packets received. */
+static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_rxq *q,
+			     uint32_t now_s)
+{
+	const struct sw_vport *in = &v->ports[q->vidx];
+	struct sw_port_stats *st = &in->port->stats[pmd->idx];
+	struct rte_mbuf *pkts[SW_BURST];
+	struct sw_flow_key keys[SW_BURST];
+	uint64_t bytes = 0;
+	uint16_t n;
+
+	n = rte_eth_rx_burst(in->port_id, q->qid, pkts, SW_BURST);
+	if (!n)
+		return 0;
+
+	/* Stage 1: parse every packet into its flow key. */
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		bytes += m->pkt_len;
+		if (in->capture)
+			sw_capture_packet(pmd, in, m, false);
+		if (sw_packet_parse(rte_pktmbuf_mtod(m, void *), m->data_len, in->ofport,
+				    &keys[i])) {
+			st->drops[SW_DROP_MALFORMED]++;
+			rte_pktmbuf_free(m);
+			pkts[i] = NULL;
+			continue;
+		}
+		if (keys[i].flags & (SW_KEY_F_L3_TRUNC | SW_KEY_F_L3_BAD | SW_KEY_F_L4_TRUNC))
+			st->rx_l3_anomalies++;
+	}
+	st->rx_packets += n;
+	st->rx_bytes += bytes;
+
+	/* Stage 2 (the OpenFlow tables, a later issue) goes here: look each key
+	 * up and attach an action list. Without a controller every packet's
+	 * action is NORMAL. */
+
+	/* Stage 3: execute (NORMAL for the whole burst). */
+	sw_bridge_normal_burst(pmd, v, in, pkts, keys, n, now_s);
+	pmd_tx_flush_all(pmd, v);
+	return n;
+}
+
+static int pmd_main(void *arg)
+{
+	struct sw_pmd *pmd = arg;
+	struct rte_rcu_qsbr *qsbr = sw_dp.qsbr;
+	uint64_t hz = rte_get_tsc_hz();
+	uint32_t sleep_us = 0;
+
+	rte_rcu_qsbr_thread_register(qsbr, pmd->idx);
+	rte_rcu_qsbr_thread_online(qsbr, pmd->idx);
+	while (!__atomic_load_n(&sw_dp.stop, __ATOMIC_ACQUIRE)) {
+		uint64_t t0 = rte_rdtsc(), t1;
+		const struct sw_view *v = __atomic_load_n(&sw_dp.view, __ATOMIC_ACQUIRE);
+		uint32_t now_s = (uint32_t)(t0 / hz), rx = 0, max_us;
+
+		if (v)
+			for (uint32_t i = 0; i < v->pmd[pmd->idx].n_rxq; i++)
+				rx += pmd_poll_rxq(pmd, v, &v->pmd[pmd->idx].rxq[i], now_s);
+		rte_rcu_qsbr_quiescent(qsbr, pmd->idx);
+		t1 = rte_rdtsc();
+		pmd->stats.iterations++;
+		if (rx) {
+			pmd->stats.busy_cycles += t1 - t0;
+			pmd->stats.packets += rx;
+			sleep_us = 0;
+			continue;
+		}
+		pmd->stats.idle_cycles += t1 - t0;
+		max_us = __atomic_load_n(&sw_dp.sleep_max_us, __ATOMIC_RELAXED);
+		if (!max_us)
+			continue;
+		/* Back off exponentially up to the maximum; offline while asleep so
+		 * the control thread's grace periods do not wait for us. */
+		sleep_us = sleep_us ? RTE_MIN(sleep_us * 2, max_us) : 1;
+		rte_rcu_qsbr_thread_offline(qsbr, pmd->idx);
+		rte_delay_us_sleep(sleep_us);
+		rte_rcu_qsbr_thread_online(qsbr, pmd->idx);
+		pmd->stats.sleep_us += sleep_us;
+	}
+	rte_rcu_qsbr_thread_offline(qsbr, pmd->idx);
+	rte_rcu_qsbr_thread_unregister(qsbr, pmd->idx);
+	return 0;
+}
+
+int sw_pmd_start_all(void)
+{
+	unsigned lcore;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct sw_pmd *pmd;
+		int ret;
+
+		if (sw_dp.n_pmds == SW_MAX_PMDS) {
+			VSL_WARN("more than %d worker lcores: lcore %u stays idle", SW_MAX_PMDS, lcore);
+			continue;
+		}
+		pmd = rte_zmalloc_socket("sw_pmd", sizeof(*pmd), RTE_CACHE_LINE_SIZE,
+					 (int)rte_lcore_to_socket_id(lcore));
+		if (!pmd)
+			return -ENOMEM;
+		pmd->idx = sw_dp.n_pmds;
+		pmd->lcore = lcore;
+		sw_dp.pmds[sw_dp.n_pmds++] = pmd;
+		ret = rte_eal_remote_launch(pmd_main, pmd, lcore);
+		if (ret) {
+			VSL_ERR("cannot launch PMD on lcore %u: %d", lcore, ret);
+			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
+			rte_free(pmd);
+			return ret;
+		}
+		VSL_INFO("PMD %u polling on lcore %u", pmd->idx, lcore);
+	}
+	if (!sw_dp.n_pmds)
+		VSL_WARN("no worker lcore (EAL -l): ports can be configured but nothing is "
+			 "forwarded; give vswitchd at least two lcores");
+	return 0;
+}
+
+void sw_pmd_stop_all(void)
+{
+	__atomic_store_n(&sw_dp.stop, true, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
+		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
+		rte_free(sw_dp.pmds[i]);
+		sw_dp.pmds[i] = NULL;
+	}
+	sw_dp.n_pmds = 0;
+}

@@ -1,0 +1,242 @@
+/* sw_rpc_bridge.c — JSON-RPC methods for the bridge and the PMDs: set-bridge,
+ * fdb-show, fdb-flush, pmd-stats, and the save-config writer for the bridge
+ * settings. Control thread only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+
+#include "sw_fdb.h"
+#include "sw_internal.h"
+#include "vsl_config.h"
+#include "vsl_rpc.h"
+#include "vsl_util.h"
+
+enum { SW_AGEING_MAX_S = 1000000, SW_SLEEP_MAX_US = 10000 };
+
+struct bridge_params {
+	int64_t ageing;
+	int64_t mac_limit;
+	int64_t pmd_sleep_max_us;
+};
+
+static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
+{
+	static const struct vsl_rpc_param table[] = {
+		VSL_RPC_PARAM("ageing", struct bridge_params, ageing, VSL_RPC_INT64, true),
+		VSL_RPC_PARAM("mac_limit", struct bridge_params, mac_limit, VSL_RPC_INT64, true),
+		VSL_RPC_PARAM("pmd_sleep_max_us", struct bridge_params, pmd_sleep_max_us,
+			      VSL_RPC_INT64, true),
+	};
+	struct bridge_params bp = { -1, -1, -1 };
+
+	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &bp))
+		return 0;
+	if (bp.ageing != -1 && (bp.ageing < 1 || bp.ageing > SW_AGEING_MAX_S)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "ageing must be 1-%d seconds", SW_AGEING_MAX_S);
+		return 0;
+	}
+	if (bp.mac_limit != -1 && (bp.mac_limit < 0 || bp.mac_limit > SW_FDB_DEFAULT_CAPACITY)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "mac_limit must be 0 (none) to %d",
+				    SW_FDB_DEFAULT_CAPACITY);
+		return 0;
+	}
+	if (bp.pmd_sleep_max_us != -1 &&
+	    (bp.pmd_sleep_max_us < 0 || bp.pmd_sleep_max_us > SW_SLEEP_MAX_US)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "pmd_sleep_max_us must be 0 (pure polling) to %d",
+				    SW_SLEEP_MAX_US);
+		return 0;
+	}
+	if (bp.ageing != -1) {
+		sw_dp.ageing_s = (uint32_t)bp.ageing;
+		/* A shorter ageing time applies now, not at the next tick. */
+		sw_fdb_age(sw_dp.fdb, sw_now_s(), sw_dp.ageing_s);
+	}
+	if (bp.mac_limit != -1)
+		sw_dp.default_mac_limit = (uint32_t)bp.mac_limit;
+	if (bp.pmd_sleep_max_us != -1)
+		__atomic_store_n(&sw_dp.sleep_max_us, (uint32_t)bp.pmd_sleep_max_us,
+				 __ATOMIC_RELAXED);
+	return 0;
+}
+VSL_RPC_REGISTER("set-bridge", rpc_set_bridge,
+		 "set-bridge {ageing?: seconds, mac_limit?: default per-port MAC limit for new "
+		 "ports (0 none), pmd_sleep_max_us?: idle PMD back-off (0 = pure polling)}")
+
+static int write_bridge(struct json_object *calls)
+{
+	struct json_object *p = json_object_new_object();
+
+	json_object_object_add(p, "ageing", json_object_new_int64(sw_dp.ageing_s));
+	json_object_object_add(p, "mac_limit", json_object_new_int64(sw_dp.default_mac_limit));
+	json_object_object_add(p, "pmd_sleep_max_us", json_object_new_int64(
+		__atomic_load_n(&sw_dp.sleep_max_us, __ATOMIC_RELAXED)));
+	return vsl_config_add_call(calls, "set-bridge", p);
+}
+VSL_CONFIG_WRITER("bridge", 10, write_bridge)
+
+struct fdb_params {
+	const char *port;
+	int64_t vlan;
+};
+
+/* Resolves the optional port/vlan filter; replies and returns -EINVAL when bad. */
+static int fdb_filter(struct vsl_rpc_call *call, struct json_object *params, uint16_t *ofport,
+		      int *vlan)
+{
+	static const struct vsl_rpc_param table[] = {
+		VSL_RPC_PARAM("port", struct fdb_params, port, VSL_RPC_STRING, true),
+		VSL_RPC_PARAM("vlan", struct fdb_params, vlan, VSL_RPC_INT64, true),
+	};
+	struct fdb_params fp = { NULL, -1 };
+
+	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &fp))
+		return -EINVAL;
+	*ofport = 0;
+	if (fp.port) {
+		struct sw_port *p = sw_port_find(fp.port);
+
+		if (!p) {
+			vsl_rpc_reply_errno(call, -ENOENT, "no port '%s'", fp.port);
+			return -EINVAL;
+		}
+		*ofport = p->ofport;
+	}
+	if (fp.vlan < -1 || fp.vlan > SW_VLAN_MAX) {
+		vsl_rpc_reply_errno(call, -EINVAL, "vlan must be 0-4095");
+		return -EINVAL;
+	}
+	*vlan = (int)fp.vlan;
+	return 0;
+}
+
+struct fdb_show_ctx {
+	struct json_object *arr;
+	uint16_t ofport;
+	int vlan;
+};
+
+static void fdb_show_one(const uint8_t mac[6], uint16_t vlan, uint16_t ofport, uint32_t age_s,
+			 void *arg)
+{
+	struct fdb_show_ctx *ctx = arg;
+	struct sw_port *p = sw_port_find_ofport(ofport);
+	struct json_object *o;
+	char buf[18];
+
+	if ((ctx->ofport && ctx->ofport != ofport) || (ctx->vlan >= 0 && ctx->vlan != vlan))
+		return;
+	o = json_object_new_object();
+	snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+		 mac[4], mac[5]);
+	json_object_object_add(o, "port", json_object_new_string(p ? p->name : "?"));
+	json_object_object_add(o, "ofport", json_object_new_int(ofport));
+	json_object_object_add(o, "vlan", json_object_new_int(vlan));
+	json_object_object_add(o, "mac", json_object_new_string(buf));
+	json_object_object_add(o, "age", json_object_new_int64(age_s));
+	json_object_array_add(ctx->arr, o);
+}
+
+static int rpc_fdb_show(struct vsl_rpc_call *call, struct json_object *params)
+{
+	struct fdb_show_ctx ctx;
+
+	if (fdb_filter(call, params, &ctx.ofport, &ctx.vlan))
+		return 0;
+	ctx.arr = json_object_new_array();
+	sw_fdb_foreach(sw_dp.fdb, sw_now_s(), fdb_show_one, &ctx);
+	vsl_rpc_reply(call, ctx.arr);
+	return 0;
+}
+VSL_RPC_REGISTER("fdb-show", rpc_fdb_show,
+		 "fdb-show {port?, vlan?}: learned MACs with port, VLAN and age in seconds")
+
+static int rpc_fdb_flush(struct vsl_rpc_call *call, struct json_object *params)
+{
+	struct json_object *res;
+	uint16_t ofport;
+	int vlan;
+	unsigned n;
+
+	if (fdb_filter(call, params, &ofport, &vlan))
+		return 0;
+	n = sw_fdb_flush(sw_dp.fdb, ofport, vlan);
+	res = json_object_new_object();
+	json_object_object_add(res, "flushed", json_object_new_int64(n));
+	vsl_rpc_reply(call, res);
+	return 0;
+}
+VSL_RPC_REGISTER("fdb-flush", rpc_fdb_flush, "fdb-flush {port?, vlan?}: forget learned MACs")
+
+/* pmd-stats clear=true remembers the current counters; later reads subtract them. */
+static struct sw_pmd_stats pmd_base[SW_MAX_PMDS];
+
+struct pmd_params {
+	bool clear;
+};
+
+static void add_u64(struct json_object *o, const char *k, uint64_t v)
+{
+	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
+{
+	static const struct vsl_rpc_param table[] = {
+		VSL_RPC_PARAM("clear", struct pmd_params, clear, VSL_RPC_BOOL, true),
+	};
+	struct pmd_params pp = { false };
+	const struct sw_view *v = sw_dp.view;
+	struct json_object *arr;
+	uint64_t hz = rte_get_tsc_hz();
+
+	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &pp))
+		return 0;
+	arr = json_object_new_array();
+	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
+		const struct sw_pmd_stats *s = &sw_dp.pmds[i]->stats;
+		struct sw_pmd_stats d;
+		struct json_object *o = json_object_new_object(), *rxqs = json_object_new_array();
+		uint64_t total;
+
+		/* Plain loads of counters a PMD writes: each is a naturally aligned
+		 * 64-bit word, so a read is never torn, only a little stale. */
+		d.iterations = s->iterations - pmd_base[i].iterations;
+		d.busy_cycles = s->busy_cycles - pmd_base[i].busy_cycles;
+		d.idle_cycles = s->idle_cycles - pmd_base[i].idle_cycles;
+		d.sleep_us = s->sleep_us - pmd_base[i].sleep_us;
+		d.packets = s->packets - pmd_base[i].packets;
+		d.capture_lost = s->capture_lost - pmd_base[i].capture_lost;
+		if (pp.clear)
+			pmd_base[i] = *s;
+		total = d.busy_cycles + d.idle_cycles;
+		add_u64(o, "pmd", i);
+		add_u64(o, "lcore", sw_dp.pmds[i]->lcore);
+		add_u64(o, "iterations", d.iterations);
+		add_u64(o, "packets", d.packets);
+		add_u64(o, "busy_cycles", d.busy_cycles);
+		add_u64(o, "idle_cycles", d.idle_cycles);
+		add_u64(o, "cycles_per_packet", d.packets ? d.busy_cycles / d.packets : 0);
+		json_object_object_add(o, "busy_pct", json_object_new_double(
+			total ? 100.0 * (double)d.busy_cycles / (double)total : 0.0));
+		add_u64(o, "sleep_us", d.sleep_us);
+		add_u64(o, "capture_lost", d.capture_lost);
+		add_u64(o, "tsc_hz", hz);
+		for (uint32_t q = 0; v && q < v->pmd[i].n_rxq; q++) {
+			char buf[64];
+
+			snprintf(buf, sizeof(buf), "%s:%u", v->ports[v->pmd[i].rxq[q].vidx].port->name,
+				 v->pmd[i].rxq[q].qid);
+			json_object_array_add(rxqs, json_object_new_string(buf));
+		}
+		json_object_object_add(o, "rxqs", rxqs);
+		json_object_array_add(arr, o);
+	}
+	vsl_rpc_reply(call, arr);
+	return 0;
+}
+VSL_RPC_REGISTER("pmd-stats", rpc_pmd_stats,
+		 "pmd-stats {clear?}: per PMD busy/idle cycles, packets, cycles per packet, rx "
+		 "queues")
