@@ -234,7 +234,7 @@ int vsl_cli_main(const struct vsl_cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = 0; i < nargs; i++) {
-		if (argv[i][0] == '-' && argv[i][1] && strcmp(cmd->name, "call")) {
+		if (argv[i][0] == '-' && argv[i][1] && !cmd->own_options && strcmp(cmd->name, "call")) {
 			fprintf(stderr, "%s: %s: unknown option '%s'\nUsage: %s %s %s\n", cli->prog,
 				cmd->name, argv[i], cli->prog, cmd->name, cmd->args);
 			return EXIT_USAGE;

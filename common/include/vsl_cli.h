@@ -15,6 +15,8 @@
 #ifndef VSL_CLI_H
 #define VSL_CLI_H
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 struct vsl_cli_cmd {
@@ -29,6 +31,10 @@ struct vsl_cli_cmd {
 	int (*build)(int argc, char **argv, struct json_object **params);
 	/* Prints a result for humans; NULL prints nothing for `true`, else JSON. */
 	void (*print)(struct json_object *result);
+	/* The command parses its own options (e.g. "lvcreate -L 10G -n lv0 vg0"):
+	 * arguments starting with '-' reach build() instead of being refused.
+	 * build() must then reject unknown options itself (exit 2). */
+	bool own_options;
 };
 
 struct vsl_cli {
