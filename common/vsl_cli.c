@@ -33,6 +33,16 @@ static const struct vsl_cli_cmd builtin_cmds[] = {
 
 static const char *cli_prog = "vessel";
 
+/* A command whose synopsis names options ("-L SIZE -n NAME VG", "[--watch]")
+ * parses them in its build(); any other refuses arguments that look like
+ * options, so a typo is a usage error rather than a name sent to the daemon. */
+static bool cmd_has_options(const struct vsl_cli_cmd *cmd)
+{
+	const char *a = cmd->args;
+
+	return cmd->build && a && (a[0] == '-' || strstr(a, " -") || strstr(a, "[-"));
+}
+
 static void usage(FILE *f, const struct vsl_cli *cli)
 {
 	fprintf(f,
@@ -234,7 +244,7 @@ int vsl_cli_main(const struct vsl_cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (int i = 0; i < nargs; i++) {
-		if (argv[i][0] == '-' && argv[i][1] && !cmd->own_options && strcmp(cmd->name, "call")) {
+		if (argv[i][0] == '-' && argv[i][1] && !cmd_has_options(cmd)) {
 			fprintf(stderr, "%s: %s: unknown option '%s'\nUsage: %s %s %s\n", cli->prog,
 				cmd->name, argv[i], cli->prog, cmd->name, cmd->args);
 			return EXIT_USAGE;

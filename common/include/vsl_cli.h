@@ -27,14 +27,13 @@ struct vsl_cli_cmd {
 	int max_args;            /* -1: unlimited */
 	const char *method;      /* the JSON-RPC method */
 	/* Builds params from the arguments; NULL: none. Returns 0, or -EINVAL after
-	 * printing what is wrong to stderr (exit 2). */
+	 * printing what is wrong to stderr (exit 2). Arguments starting with '-'
+	 * are refused as unknown options before build() runs, unless `args` names
+	 * options ("-L SIZE -n NAME VG", "[--watch]"): then build() parses them and
+	 * must refuse unknown ones itself. */
 	int (*build)(int argc, char **argv, struct json_object **params);
 	/* Prints a result for humans; NULL prints nothing for `true`, else JSON. */
 	void (*print)(struct json_object *result);
-	/* The command parses its own options (e.g. "lvcreate -L 10G -n lv0 vg0"):
-	 * arguments starting with '-' reach build() instead of being refused.
-	 * build() must then reject unknown options itself (exit 2). */
-	bool own_options;
 };
 
 struct vsl_cli {
