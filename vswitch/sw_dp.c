@@ -110,6 +110,9 @@ int sw_dp_init(void)
 	ret = sw_view_publish();
 	if (ret)
 		goto err_fdb;
+	ret = sw_flow_table_init();
+	if (ret)
+		goto err_flows;
 	ret = sw_pmd_start_all();
 	if (ret)
 		goto err_pmds;
@@ -128,6 +131,8 @@ int sw_dp_init(void)
 
 err_pmds:
 	sw_pmd_stop_all();
+err_flows:
+	sw_flow_table_fini();
 	rte_free(sw_dp.view);
 	sw_dp.view = NULL;
 err_fdb:
@@ -152,6 +157,7 @@ void sw_dp_fini(void)
 		vsl_timer_cancel(d->loop, sw_dp.age_timer);
 	sw_capture_stop_all();
 	sw_pmd_stop_all();
+	sw_flow_table_fini();
 	sw_port_del_all();
 	rte_free(sw_dp.view);
 	sw_fdb_destroy(sw_dp.fdb);

@@ -64,6 +64,8 @@ enum sw_drop_reason {
 	SW_DROP_VLAN_EGRESS,     /* out: unicast to a port that no longer carries the VLAN */
 	SW_DROP_TX_FULL,         /* out: the device did not take the packet */
 	SW_DROP_NOMEM,           /* in: no mbuf for a flood copy or a VLAN tag */
+	SW_DROP_TABLE_MISS,      /* in: no flow matched and fail_mode is secure */
+	SW_DROP_FLOW,            /* in: a flow's actions dropped it (empty set, TTL, port gone) */
 	SW_DROP_N,
 };
 
@@ -100,6 +102,10 @@ struct sw_port_cfg {
 
 struct sw_port;
 struct sw_port_opts;
+struct sw_cls;
+struct sw_emc;
+struct sw_flow;
+struct sw_flow_mod;
 
 /* A port type: one file each (sw_port_dpdk.c, sw_port_vhost.c, sw_port_internal.c).
  * Runs on the control thread. */
@@ -185,7 +191,20 @@ struct sw_pmd_stats {
 	uint64_t packets;             /* received and processed */
 	uint64_t l3_anomalies;
 	uint64_t capture_lost;        /* copies the capture ring could not take */
+	/* Flow tables (sw_flow_exec.c): */
+	uint64_t emc_lookups, emc_hits;
+	uint64_t cls_lookups, cls_hits;       /* subtable searches after an EMC miss */
+	uint64_t subtable_probes;             /* subtables probed by those searches */
+	uint64_t to_controller;               /* CONTROLLER outputs (queued for the agent) */
+	uint64_t to_local;                    /* LOCAL outputs (no local port yet: dropped) */
+	uint64_t to_group;                    /* group actions (groups are a stub) */
+	uint64_t ttl_expired;                 /* dec_ttl on TTL <= 1 */
 } __rte_cache_aligned;
+
+/* Per OpenFlow table, per PMD: packets looked up and found a flow. */
+struct sw_table_stats {
+	uint64_t lookups, matches;
+};
 
 struct sw_txbuf {
 	uint16_t n;
@@ -196,6 +215,8 @@ struct sw_pmd {
 	unsigned idx;
 	unsigned lcore;
 	struct sw_pmd_stats stats;
+	struct sw_emc *emc;                   /* this PMD's exact-match cache */
+	struct sw_table_stats tables[64] __rte_cache_aligned;
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */
 	struct sw_txbuf tx[SW_MAX_PORTS];
@@ -218,6 +239,9 @@ struct sw_dp {
 	uint32_t default_mac_limit;
 	struct vsl_timer *age_timer;
 	int mbuf_ts_offset;                   /* dynfield for capture timestamps */
+	struct sw_cls *cls;                   /* RCU: flow classifier (sw_cls.h) */
+	bool fail_secure;                     /* atomic: table miss drops (else NORMAL) */
+	struct vsl_timer *flow_timer;         /* idle/hard timeouts */
 };
 
 extern struct sw_dp sw_dp;
@@ -254,6 +278,25 @@ extern const struct sw_port_ops sw_port_dpdk_ops;
 extern const struct sw_port_ops sw_port_vhost_ops;
 extern const struct sw_port_ops sw_port_internal_ops;
 
+/* Flow tables (sw_flow_table.c): the control thread's authoritative copy.
+ * Changes accumulate until sw_flow_commit() publishes a new classifier. */
+int sw_flow_table_init(void);
+void sw_flow_table_fini(void);
+/* Applies one flow-mod (not yet visible to PMDs). Returns the number of flows
+ * added/modified/deleted, or -errno (-ENOSPC beyond SW_MAX_FLOWS) with err. */
+int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen);
+/* Publishes the tables to the PMDs (new classifier version), waits a grace
+ * period and frees what was removed. Returns 0 or -ENOMEM (retried on the
+ * next commit; the PMDs keep the previous rules). */
+int sw_flow_commit(void);
+/* Calls fn for every flow the selection `sel` (a DELETE/DELETE_STRICT-style
+ * flow-mod) picks, in table then priority order. Returns how many. */
+unsigned sw_flow_foreach(const struct sw_flow_mod *sel, bool strict,
+			 void (*fn)(const struct sw_flow *f, void *arg), void *arg);
+uint32_t sw_flow_count(uint8_t table);
+/* Removes flows whose idle or hard timeout passed; returns how many. */
+unsigned sw_flow_expire(uint32_t now_s);
+
 /* Starts/stops the PMD threads (sw_pmd.c). */
 int sw_pmd_start_all(void);
 void sw_pmd_stop_all(void);
@@ -270,6 +313,14 @@ void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct
 void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
 			    struct rte_mbuf **pkts, const struct sw_flow_key *keys, uint16_t n,
 			    uint32_t now_s);
+
+/* The OpenFlow pipeline on a burst from port `in` (sw_flow_exec.c): EMC,
+ * classifier, instructions, actions; table misses go to NORMAL (standalone)
+ * or are dropped (secure). Consumes every non-NULL pkts[i]; keys[] are
+ * scratch afterwards. */
+void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			const struct sw_cls *cls, struct rte_mbuf **pkts, struct sw_flow_key *keys,
+			uint16_t n, uint32_t now_s);
 
 /* Copies m for an active capture on `vp` (rx or tx side); never blocks. */
 void sw_capture_packet(struct sw_pmd *pmd, const struct sw_vport *vp, struct rte_mbuf *m,

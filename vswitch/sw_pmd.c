@@ -1,4 +1,4 @@
-/* sw_pmd.c — the poll-mode threads: rx → parse → (flow tables: later) → NORMAL
+/* sw_pmd.c — the poll-mode threads: rx → parse → flow tables (sw_flow_exec.c) or NORMAL
  * → per-output-port tx batches.
  *
  * One PMD per EAL worker lcore. An iteration loads the current view, polls
@@ -21,6 +21,7 @@
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
 
+#include "sw_cls.h"
 #include "sw_internal.h"
 #include "vsl_log.h"
 
@@ -61,20 +62,6 @@ static void pmd_tx_flush(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vi
 	st->tx_bytes += bytes;
 }
 
-void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m)
-{
-	struct sw_txbuf *b = &pmd->tx[vidx];
-
-	/* A port gets at most one copy per input packet, so within one rx burst
-	 * its batch fills at most once: the dirty list holds at most two entries
-	 * per port. */
-	if (b->n == 0)
-		pmd->dirty[pmd->n_dirty++] = vidx;
-	b->pkts[b->n++] = m;
-	if (b->n == SW_BURST)
-		pmd_tx_flush(pmd, v, vidx);
-}
-
 static void pmd_tx_flush_all(struct sw_pmd *pmd, const struct sw_view *v)
 {
 	for (uint32_t i = 0; i < pmd->n_dirty; i++)
@@ -82,9 +69,28 @@ static void pmd_tx_flush_all(struct sw_pmd *pmd, const struct sw_view *v)
 	pmd->n_dirty = 0;
 }
 
+void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m)
+{
+	struct sw_txbuf *b = &pmd->tx[vidx];
+
+	/* A port gets at most one copy per input packet, so within one rx burst
+	 * its batch fills at most once: the dirty list holds at most two entries
+	 * per port. */
+	if (b->n == 0) {
+		/* Flows may send several copies to one port (output:2,output:2):
+		 * make room rather than overflow the dirty list. */
+		if (pmd->n_dirty == RTE_DIM(pmd->dirty))
+			pmd_tx_flush_all(pmd, v);
+		pmd->dirty[pmd->n_dirty++] = vidx;
+	}
+	b->pkts[b->n++] = m;
+	if (b->n == SW_BURST)
+		pmd_tx_flush(pmd, v, vidx);
+}
+
 /* One rx burst through the pipeline. Returns the number of packets received. */
-static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_rxq *q,
-			     uint32_t now_s)
+static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_cls *cls,
+			     const struct sw_rxq *q, uint32_t now_s)
 {
 	const struct sw_vport *in = &v->ports[q->vidx];
 	struct sw_port_stats *st = &in->port->stats[pmd->idx];
@@ -119,12 +125,21 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	st->rx_packets += n;
 	st->rx_bytes += bytes;
 
-	/* Stage 2 (the OpenFlow tables, a later issue) goes here: look each key
-	 * up and attach an action list. Without a controller every packet's
-	 * action is NORMAL. */
-
-	/* Stage 3: execute (NORMAL for the whole burst). */
-	sw_bridge_normal_burst(pmd, v, in, pkts, keys, n, now_s);
+	/* Stage 2: the OpenFlow pipeline. With no flow at all the bridge is
+	 * the plain NORMAL switch of fail-mode standalone (the whole burst in
+	 * one go), or drops everything in fail-mode secure. */
+	if (cls && cls->n_flows) {
+		sw_flow_exec_burst(pmd, v, in, cls, pkts, keys, n, now_s);
+	} else if (__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED)) {
+		for (uint16_t i = 0; i < n; i++) {
+			if (pkts[i]) {
+				st->drops[SW_DROP_TABLE_MISS]++;
+				rte_pktmbuf_free(pkts[i]);
+			}
+		}
+	} else {
+		sw_bridge_normal_burst(pmd, v, in, pkts, keys, n, now_s);
+	}
 	pmd_tx_flush_all(pmd, v);
 	return n;
 }
@@ -141,11 +156,12 @@ static int pmd_main(void *arg)
 	while (!__atomic_load_n(&sw_dp.stop, __ATOMIC_ACQUIRE)) {
 		uint64_t t0 = rte_rdtsc(), t1;
 		const struct sw_view *v = __atomic_load_n(&sw_dp.view, __ATOMIC_ACQUIRE);
+		const struct sw_cls *cls = __atomic_load_n(&sw_dp.cls, __ATOMIC_ACQUIRE);
 		uint32_t now_s = (uint32_t)(t0 / hz), rx = 0, max_us;
 
 		if (v)
 			for (uint32_t i = 0; i < v->pmd[pmd->idx].n_rxq; i++)
-				rx += pmd_poll_rxq(pmd, v, &v->pmd[pmd->idx].rxq[i], now_s);
+				rx += pmd_poll_rxq(pmd, v, cls, &v->pmd[pmd->idx].rxq[i], now_s);
 		rte_rcu_qsbr_quiescent(qsbr, pmd->idx);
 		t1 = rte_rdtsc();
 		pmd->stats.iterations++;
@@ -188,6 +204,12 @@ int sw_pmd_start_all(void)
 					 (int)rte_lcore_to_socket_id(lcore));
 		if (!pmd)
 			return -ENOMEM;
+		pmd->emc = rte_zmalloc_socket("sw_emc", sizeof(*pmd->emc), RTE_CACHE_LINE_SIZE,
+					      (int)rte_lcore_to_socket_id(lcore));
+		if (!pmd->emc) {
+			rte_free(pmd);
+			return -ENOMEM;
+		}
 		pmd->idx = sw_dp.n_pmds;
 		pmd->lcore = lcore;
 		sw_dp.pmds[sw_dp.n_pmds++] = pmd;
@@ -195,6 +217,7 @@ int sw_pmd_start_all(void)
 		if (ret) {
 			VSL_ERR("cannot launch PMD on lcore %u: %d", lcore, ret);
 			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
+			rte_free(pmd->emc);
 			rte_free(pmd);
 			return ret;
 		}
@@ -211,6 +234,7 @@ void sw_pmd_stop_all(void)
 	__atomic_store_n(&sw_dp.stop, true, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
 		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
+		rte_free(sw_dp.pmds[i]->emc);
 		rte_free(sw_dp.pmds[i]);
 		sw_dp.pmds[i] = NULL;
 	}

@@ -36,6 +36,8 @@ static const char *const drop_names[SW_DROP_N] = {
 	[SW_DROP_VLAN_EGRESS] = "vlan_egress",
 	[SW_DROP_TX_FULL] = "tx_full",
 	[SW_DROP_NOMEM] = "nomem",
+	[SW_DROP_TABLE_MISS] = "table_miss",
+	[SW_DROP_FLOW] = "flow",
 };
 
 const char *sw_drop_reason_name(enum sw_drop_reason r)

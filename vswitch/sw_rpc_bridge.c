@@ -20,6 +20,7 @@ struct bridge_params {
 	int64_t ageing;
 	int64_t mac_limit;
 	int64_t pmd_sleep_max_us;
+	const char *fail_mode;
 };
 
 static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
@@ -29,8 +30,9 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 		VSL_RPC_PARAM("mac_limit", struct bridge_params, mac_limit, VSL_RPC_INT64, true),
 		VSL_RPC_PARAM("pmd_sleep_max_us", struct bridge_params, pmd_sleep_max_us,
 			      VSL_RPC_INT64, true),
+		VSL_RPC_PARAM("fail_mode", struct bridge_params, fail_mode, VSL_RPC_STRING, true),
 	};
-	struct bridge_params bp = { -1, -1, -1 };
+	struct bridge_params bp = { -1, -1, -1, NULL };
 
 	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &bp))
 		return 0;
@@ -49,6 +51,14 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 				    SW_SLEEP_MAX_US);
 		return 0;
 	}
+	if (bp.fail_mode && strcmp(bp.fail_mode, "secure") && strcmp(bp.fail_mode, "standalone")) {
+		vsl_rpc_reply_errno(call, -EINVAL, "bad value '%s' for fail_mode (secure or standalone)",
+				    bp.fail_mode);
+		return 0;
+	}
+	if (bp.fail_mode)
+		__atomic_store_n(&sw_dp.fail_secure, !strcmp(bp.fail_mode, "secure"),
+				 __ATOMIC_RELAXED);
 	if (bp.ageing != -1) {
 		sw_dp.ageing_s = (uint32_t)bp.ageing;
 		/* A shorter ageing time applies now, not at the next tick. */
@@ -63,7 +73,8 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 }
 VSL_RPC_REGISTER("set-bridge", rpc_set_bridge,
 		 "set-bridge {ageing?: seconds, mac_limit?: default per-port MAC limit for new "
-		 "ports (0 none), pmd_sleep_max_us?: idle PMD back-off (0 = pure polling)}")
+		 "ports (0 none), pmd_sleep_max_us?: idle PMD back-off (0 = pure polling), "
+		 "fail_mode?: standalone (table miss = NORMAL) or secure (table miss = drop)}")
 
 static int write_bridge(struct json_object *calls)
 {
@@ -73,6 +84,8 @@ static int write_bridge(struct json_object *calls)
 	json_object_object_add(p, "mac_limit", json_object_new_int64(sw_dp.default_mac_limit));
 	json_object_object_add(p, "pmd_sleep_max_us", json_object_new_int64(
 		__atomic_load_n(&sw_dp.sleep_max_us, __ATOMIC_RELAXED)));
+	json_object_object_add(p, "fail_mode", json_object_new_string(
+		__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED) ? "secure" : "standalone"));
 	return vsl_config_add_call(calls, "set-bridge", p);
 }
 VSL_CONFIG_WRITER("bridge", 10, write_bridge)
@@ -209,6 +222,15 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.sleep_us = s->sleep_us - pmd_base[i].sleep_us;
 		d.packets = s->packets - pmd_base[i].packets;
 		d.capture_lost = s->capture_lost - pmd_base[i].capture_lost;
+		d.emc_lookups = s->emc_lookups - pmd_base[i].emc_lookups;
+		d.emc_hits = s->emc_hits - pmd_base[i].emc_hits;
+		d.cls_lookups = s->cls_lookups - pmd_base[i].cls_lookups;
+		d.cls_hits = s->cls_hits - pmd_base[i].cls_hits;
+		d.subtable_probes = s->subtable_probes - pmd_base[i].subtable_probes;
+		d.to_controller = s->to_controller - pmd_base[i].to_controller;
+		d.to_local = s->to_local - pmd_base[i].to_local;
+		d.to_group = s->to_group - pmd_base[i].to_group;
+		d.ttl_expired = s->ttl_expired - pmd_base[i].ttl_expired;
 		if (pp.clear)
 			pmd_base[i] = *s;
 		total = d.busy_cycles + d.idle_cycles;
@@ -224,6 +246,19 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "sleep_us", d.sleep_us);
 		add_u64(o, "capture_lost", d.capture_lost);
 		add_u64(o, "tsc_hz", hz);
+		add_u64(o, "emc_lookups", d.emc_lookups);
+		add_u64(o, "emc_hits", d.emc_hits);
+		json_object_object_add(o, "emc_hit_pct", json_object_new_double(
+			d.emc_lookups ? 100.0 * (double)d.emc_hits / (double)d.emc_lookups : 0.0));
+		add_u64(o, "cls_lookups", d.cls_lookups);
+		add_u64(o, "cls_hits", d.cls_hits);
+		add_u64(o, "subtable_probes", d.subtable_probes);
+		json_object_object_add(o, "subtables_per_hit", json_object_new_double(
+			d.cls_hits ? (double)d.subtable_probes / (double)d.cls_hits : 0.0));
+		add_u64(o, "to_controller", d.to_controller);
+		add_u64(o, "to_local", d.to_local);
+		add_u64(o, "to_group", d.to_group);
+		add_u64(o, "ttl_expired", d.ttl_expired);
 		for (uint32_t q = 0; v && q < v->pmd[i].n_rxq; q++) {
 			char buf[64];
 

@@ -9,6 +9,7 @@
 #include <rte_lcore.h>
 
 #include "sw_fdb.h"
+#include "sw_flow.h"
 #include "sw_internal.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
@@ -219,7 +220,9 @@ static int rpc_show(struct vsl_rpc_call *call, struct json_object *params)
 	res = json_object_new_object();
 	br = json_object_new_object();
 	sw_fdb_get_stats(sw_dp.fdb, &fs);
-	json_object_object_add(br, "fail_mode", json_object_new_string("standalone"));
+	json_object_object_add(br, "fail_mode", json_object_new_string(
+		__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED) ? "secure" : "standalone"));
+	json_object_object_add(br, "flows", json_object_new_int64(sw_flow_count(SW_TABLE_ALL)));
 	json_object_object_add(br, "ageing", json_object_new_int64(sw_dp.ageing_s));
 	json_object_object_add(br, "mac_limit", json_object_new_int64(sw_dp.default_mac_limit));
 	json_object_object_add(br, "pmd_sleep_max_us", json_object_new_int64(

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "vsl_cli.h"
@@ -186,6 +187,14 @@ static void print_pmd_stats(struct json_object *res)
 		printf("  idle cycles: %" PRId64 "\n", num(p, "idle_cycles"));
 		printf("  processing cycles per packet: %" PRId64 "\n", num(p, "cycles_per_packet"));
 		printf("  idle sleep: %" PRId64 " us\n", num(p, "sleep_us"));
+		printf("  emc hits: %" PRId64 " of %" PRId64 " (%.1f%%)\n", num(p, "emc_hits"),
+		       num(p, "emc_lookups"), json_object_get_double(get(p, "emc_hit_pct")));
+		printf("  classifier hits: %" PRId64 " of %" PRId64 ", subtable lookups per hit: %.2f\n",
+		       num(p, "cls_hits"), num(p, "cls_lookups"),
+		       json_object_get_double(get(p, "subtables_per_hit")));
+		printf("  to controller: %" PRId64 "  to local: %" PRId64 "  groups: %" PRId64
+		       "  ttl expired: %" PRId64 "\n", num(p, "to_controller"), num(p, "to_local"),
+		       num(p, "to_group"), num(p, "ttl_expired"));
 		printf("  rx queues:");
 		for (size_t j = 0; q && j < json_object_array_length(q); j++)
 			printf(" %s", json_object_get_string(json_object_array_get_idx(q, j)));
@@ -197,6 +206,126 @@ static void print_capture(struct json_object *res)
 {
 	printf("%" PRId64 " packets from %s written to %s (%" PRId64 " lost)\n",
 	       num(res, "packets"), str(res, "port"), str(res, "path"), num(res, "lost"));
+}
+
+/* FLOW → {"flow": FLOW} */
+static int build_flow(int argc, char **argv, struct json_object **params)
+{
+	(void)argc;
+	*params = json_object_new_object();
+	json_object_object_add(*params, "flow", json_object_new_string(argv[0]));
+	return 0;
+}
+
+/* [MATCH] [strict=true|false] (ovs-ofctl's --strict; the CLI refuses dashes) */
+static int build_match(int argc, char **argv, struct json_object **params)
+{
+	bool have_match = false;
+
+	*params = json_object_new_object();
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "strict=true") || !strcmp(argv[i], "strict=false")) {
+			json_object_object_add(*params, "strict",
+					       json_object_new_boolean(argv[i][7] == 't'));
+		} else if (!have_match) {
+			json_object_object_add(*params, "match", json_object_new_string(argv[i]));
+			have_match = true;
+		} else {
+			fprintf(stderr, "%s: more than one match: '%s'\n", prog, argv[i]);
+			json_object_put(*params);
+			*params = NULL;
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* FLOW [strict=true] */
+static int build_mod(int argc, char **argv, struct json_object **params)
+{
+	int ret = build_match(argc, argv, params);
+	struct json_object *m;
+
+	if (ret)
+		return ret;
+	if (!json_object_object_get_ex(*params, "match", &m)) {
+		fprintf(stderr, "%s: mod-flows needs a flow with actions=\n", prog);
+		json_object_put(*params);
+		*params = NULL;
+		return -EINVAL;
+	}
+	json_object_object_add(*params, "flow", json_object_get(m));
+	json_object_object_del(*params, "match");
+	return 0;
+}
+
+/* FILE: one flow per line; blank lines and '#' comments skipped. */
+static int build_flows_file(int argc, char **argv, struct json_object **params)
+{
+	FILE *f = strcmp(argv[0], "-") ? fopen(argv[0], "r") : stdin;
+	struct json_object *arr;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	(void)argc;
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", prog, argv[0], strerror(errno));
+		return -EINVAL;
+	}
+	arr = json_object_new_array();
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		char *p = line;
+
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' '))
+			line[--n] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		json_object_array_add(arr, json_object_new_string(p));
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	*params = json_object_new_object();
+	json_object_object_add(*params, "flows", arr);
+	return 0;
+}
+
+static void print_flow_count(struct json_object *res)
+{
+	(void)res;
+}
+
+static void print_dump_flows(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *f = json_object_array_get_idx(res, i);
+		const char *match = str(f, "match");
+
+		printf(" cookie=0x%" PRIx64 ", duration=%.3fs, table=%" PRId64 ", n_packets=%" PRId64
+		       ", n_bytes=%" PRId64 ",", (uint64_t)num(f, "cookie"),
+		       json_object_get_double(get(f, "duration")), num(f, "table"),
+		       num(f, "n_packets"), num(f, "n_bytes"));
+		if (num(f, "idle_timeout"))
+			printf(" idle_timeout=%" PRId64 ",", num(f, "idle_timeout"));
+		if (num(f, "hard_timeout"))
+			printf(" hard_timeout=%" PRId64 ",", num(f, "hard_timeout"));
+		if (num(f, "idle_age") >= 0)
+			printf(" idle_age=%" PRId64 ",", num(f, "idle_age"));
+		printf(" %s%sactions=%s\n", match, *match ? " " : "", str(f, "actions"));
+	}
+}
+
+static void print_dump_tables(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *t = json_object_array_get_idx(res, i);
+
+		printf("  %" PRId64 ": active=%" PRId64 ", lookup=%" PRId64 ", matched=%" PRId64 "\n",
+		       num(t, "table"), num(t, "active"), num(t, "lookups"), num(t, "matches"));
+	}
 }
 
 static void print_port_cfg(struct json_object *res)
@@ -222,8 +351,20 @@ int main(int argc, char **argv)
 		{ "fdb-flush", "[port=NAME] [vlan=V]", "forget learned MAC addresses", 0, 2,
 		  "fdb-flush", build_kv, print_flush },
 		{ "set-bridge", "key=value...",
-		  "bridge settings: ageing=SECONDS mac_limit=N pmd_sleep_max_us=US", 1, 3, "set-bridge",
-		  build_kv, NULL },
+		  "bridge settings: ageing=SECONDS mac_limit=N pmd_sleep_max_us=US "
+		  "fail_mode=standalone|secure", 1, 4, "set-bridge", build_kv, NULL },
+		{ "add-flow", "FLOW", "add a flow (ovs-ofctl syntax: \"table=0,priority=100,in_port=1,"
+		  "actions=output:2\")", 1, 1, "add-flow", build_flow, print_flow_count },
+		{ "add-flows", "FILE", "add the flows of FILE (one per line, - for stdin) at once", 1, 1,
+		  "add-flows", build_flows_file, print_flow_count },
+		{ "mod-flows", "FLOW [strict=true]", "replace the actions of matching flows", 1, 2,
+		  "mod-flows", build_mod, print_flow_count },
+		{ "del-flows", "[MATCH] [strict=true]", "delete matching flows (all without MATCH)", 0, 2,
+		  "del-flows", build_match, print_flow_count },
+		{ "dump-flows", "[MATCH] [strict=true]", "flows with counters, duration and cookies", 0,
+		  2, "dump-flows", build_match, print_dump_flows },
+		{ "dump-tables", "", "flows, lookups and matches per table", 0, 0, "dump-tables", NULL,
+		  print_dump_tables },
 		{ "pmd-stats", "[clear=true]", "PMD busy/idle cycles, cycles per packet, rx queues", 0,
 		  1, "pmd-stats", build_kv, print_pmd_stats },
 		{ "capture", "PORT FILE [count=N] [duration=S]",

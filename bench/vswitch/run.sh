@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# bench/vswitch/run.sh [BUILD_DIR] [SECONDS] [FLOWS] — scenario 1 of issue 3: L2
-# learning between two vhost-user ports, 64-byte frames.
+# bench/vswitch/run.sh [BUILD_DIR] [SECONDS] [FLOWS] [SCENARIO] — scenarios of
+# issue 3, 64-byte frames between two vhost-user ports:
+#   1 (default): L2 learning (NORMAL), FLOWS source MACs;
+#   2: fail_mode=secure, FLOWS exact 5-tuple rules (one per generator flow:
+#      UDP 10.0.0.1:1024+i -> 10.0.0.2:9) plus 10 wildcard rules of other
+#      masks, each output to the receiving port (FLOWS defaults to 1000).
 #
 # Builds the generator (vsw_gen.c) into BUILD_DIR/bench/vswitch, starts
 # vswitchd (PMD on the second CPU, pure polling) with two vhost-user ports in
@@ -12,7 +16,8 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 seconds=${2:-5}
-flows=${3:-1}           # distinct source MACs (FDB entries) offered
+scenario=${4:-1}
+flows=${3:-$([ "$scenario" = 2 ] && echo 1000 || echo 1)}   # distinct flows offered
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 commit=${VESSEL_COMMIT:-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 out=$build/bench/vswitch
@@ -37,6 +42,21 @@ for _ in $(seq 200); do [ -S "$rundir/vswitchd.sock" ] && break; sleep 0.05; don
 ctl set-bridge pmd_sleep_max_us=0 >/dev/null
 ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
 ctl add-port g1 type=vhost-user path="$rundir/g1.sock" tag=10 >/dev/null
+if [ "$scenario" = 2 ]; then
+  g0=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g0"][0])')
+  g1=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g1"][0])')
+  {
+    for i in $(seq 0 $((flows - 1))); do
+      echo "priority=100,in_port=$g0,udp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=$((1024 + i)),tp_dst=9,actions=output:$g1"
+    done
+    for i in $(seq 0 9); do
+      echo "priority=$((50 + i)),ip,nw_dst=10.$((i + 1)).0.0/$((8 + i)),actions=drop"
+    done
+    echo "priority=10,in_port=$g1,actions=output:$g0"
+  } > "$rundir/flows.txt"
+  ctl set-bridge fail_mode=secure >/dev/null
+  ctl add-flows "$rundir/flows.txt" >/dev/null
+fi
 ctl pmd-stats clear=true >/dev/null
 cpu0=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
 gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
@@ -44,6 +64,7 @@ gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --tx "$rundir/g0.sock" --rx "$rundir/g1.sock" --seconds "$seconds" --warmup 1 --flows "$flows" | tail -1)
 pmd=$(ctl --json pmd-stats)
 cpp=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(p[0]["cycles_per_packet"] if p else 0)')
+emc=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(round(p[0].get("emc_hit_pct",0),1) if p else 0)')
 busy=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(round(p[0]["busy_pct"],1) if p else 0)')
 drops=$(ctl --json dump-ports | /usr/bin/python3 -c 'import json,sys; print(sum(p["drops_total"] for p in json.load(sys.stdin)))')
 printf '%s' "$gen" | /usr/bin/python3 -c '
@@ -52,4 +73,6 @@ r = json.loads(sys.stdin.read())
 r.update(pmd_cycles_per_packet=int(sys.argv[1]), pmd_busy_pct=float(sys.argv[2]),
          switch_drops=int(sys.argv[3]), machine=socket.gethostname(),
          date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), commit=sys.argv[4])
-print(json.dumps(r))' "$cpp" "$busy" "$drops" "$commit"
+if sys.argv[5] == "2":
+    r.update(bench="vswitch_flows", scenario=2, rules=r["flows"] + 11, emc_hit_pct=float(sys.argv[6]))
+print(json.dumps(r))' "$cpp" "$busy" "$drops" "$commit" "$scenario" "$emc"

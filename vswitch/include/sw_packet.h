@@ -78,7 +78,11 @@ struct sw_flow_key {
 	uint8_t ipv6_src[16], ipv6_dst[16];
 	uint8_t arp_sha[SW_ETH_ALEN], arp_tha[SW_ETH_ALEN];
 	uint16_t tp_src, tp_dst;         /* L4 ports (network order); ICMP: type, code */
+	uint32_t pad_;                   /* zero: keys are compared and hashed as 64-bit words */
+	uint64_t metadata;               /* OpenFlow pipeline metadata (0 from the parser) */
+	uint64_t tunnel_id;              /* VNI of a decapsulated frame (0 from the parser) */
 };
+_Static_assert(sizeof(struct sw_flow_key) % 8 == 0, "flow key is whole 64-bit words");
 
 /* Parses `len` bytes of the frame at `data` (contiguous: the first mbuf
  * segment) into *key. Returns 0 when the L2 header (and every VLAN tag) is

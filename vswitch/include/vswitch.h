@@ -3,8 +3,9 @@
  * One datapath per process: a mbuf pool, the port registry, the FDB and one PMD
  * thread per EAL worker lcore. Its configuration and introspection go through
  * the JSON-RPC methods registered by vswitch/sw_rpc_*.c (see docs/vswitch.md);
- * nothing else is public yet. The OpenFlow tables (a later issue) slot in
- * between the parser and the NORMAL action, see sw_pmd.c.
+ * nothing else is public yet. The flow tables (vswitch/sw_flow.h, the API the
+ * OpenFlow agent will use) sit between the parser and the NORMAL action, see
+ * sw_pmd.c and sw_flow_exec.c.
  *
  * Threading: sw_dp_init() and sw_dp_fini() run on the main lcore (the control
  * thread) after rte_eal_init() and before/after the daemon loop.

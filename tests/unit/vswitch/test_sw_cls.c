@@ -1,0 +1,238 @@
+/* test_sw_cls.c — the tuple-space classifier: priorities across and within
+ * subtables, masks, overlapping rules, agreement with a linear scan on random
+ * rule sets, and EMC invalidation by version.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sw_cls.h"
+
+enum { MAXF = 4096 };
+
+static struct sw_flow *flows[SW_N_TABLES][MAXF];
+static uint32_t nflows[SW_N_TABLES];
+
+static struct sw_flow *add(uint8_t table, const char *s)
+{
+	struct sw_flow_mod fm;
+	char err[256];
+	struct sw_flow *f;
+
+	if (sw_flow_parse(s, SW_FC_ADD, &fm, err, sizeof(err)))
+		fail_msg("%s: %s", s, err);
+	fm.table_id = table;
+	f = sw_flow_alloc(&fm, 1, 0);
+	assert_non_null(f);
+	flows[table][nflows[table]++] = f;
+	return f;
+}
+
+static struct sw_cls *build(uint32_t version)
+{
+	struct sw_flow *const *fp[SW_N_TABLES];
+
+	for (unsigned t = 0; t < SW_N_TABLES; t++)
+		fp[t] = flows[t];
+	return sw_cls_build(fp, nflows, version);
+}
+
+static void clear(void)
+{
+	for (unsigned t = 0; t < SW_N_TABLES; t++) {
+		for (uint32_t i = 0; i < nflows[t]; i++)
+			sw_flow_free(flows[t][i]);
+		nflows[t] = 0;
+	}
+}
+
+static void ipkey(struct sw_flow_key *k, uint16_t in_port, uint32_t src, uint32_t dst,
+		  uint8_t proto, uint16_t sport, uint16_t dport)
+{
+	memset(k, 0, sizeof(*k));
+	k->in_port = in_port;
+	k->dl_type = SW_ETH_TYPE_IPV4;
+	k->nw_src = __builtin_bswap32(src);
+	k->nw_dst = __builtin_bswap32(dst);
+	k->nw_proto = proto;
+	k->tp_src = __builtin_bswap16(sport);
+	k->tp_dst = __builtin_bswap16(dport);
+}
+
+static struct sw_flow *look(const struct sw_cls *c, uint8_t t, const struct sw_flow_key *k)
+{
+	uint32_t probes = 0;
+
+	return sw_cls_lookup(c, t, k, &probes);
+}
+
+static void test_priorities_and_masks(void **state)
+{
+	struct sw_flow *all, *net, *host, *tcp80, *in1;
+	struct sw_flow_key k;
+	struct sw_cls *c;
+
+	(void)state;
+	all = add(0, "priority=1,actions=drop");
+	net = add(0, "priority=10,ip,nw_dst=10.0.0.0/8,actions=output:1");
+	host = add(0, "priority=20,ip,nw_dst=10.1.2.3,actions=output:2");
+	tcp80 = add(0, "priority=30,tcp,tp_dst=80,actions=output:3");
+	in1 = add(0, "priority=5,in_port=1,actions=output:4");
+	add(1, "priority=100,actions=output:9");
+	c = build(1);
+	assert_non_null(c);
+	assert_int_equal(c->n_flows, 6);
+	assert_int_equal(c->tables[0].n_subtables, 5);
+
+	ipkey(&k, 1, 0xc0a80001, 0x0a010203, 6, 1000, 80);
+	assert_ptr_equal(look(c, 0, &k), tcp80);
+	ipkey(&k, 1, 0xc0a80001, 0x0a010203, 17, 1000, 80);
+	assert_ptr_equal(look(c, 0, &k), host);
+	ipkey(&k, 1, 0xc0a80001, 0x0a090203, 17, 1000, 80);
+	assert_ptr_equal(look(c, 0, &k), net);
+	ipkey(&k, 1, 0xc0a80001, 0x0b090203, 17, 1000, 80);
+	assert_ptr_equal(look(c, 0, &k), in1);
+	ipkey(&k, 2, 0xc0a80001, 0x0b090203, 17, 1000, 80);
+	assert_ptr_equal(look(c, 0, &k), all);
+	assert_ptr_equal(look(c, 1, &k), flows[1][0]);
+	assert_null(look(c, 2, &k));
+	sw_cls_destroy(c);
+	clear();
+}
+
+static void test_same_mask_different_priorities(void **state)
+{
+	struct sw_flow *lo, *hi;
+	struct sw_flow_key k;
+	struct sw_cls *c;
+	uint32_t probes = 0;
+
+	(void)state;
+	lo = add(0, "priority=10,in_port=1,actions=output:1");
+	hi = add(0, "priority=20,in_port=1,actions=output:2");
+	add(0, "priority=5,in_port=2,actions=output:3");
+	add(0, "priority=1,dl_src=02:00:00:00:00:01,actions=output:3");
+	c = build(1);
+	assert_int_equal(c->tables[0].n_subtables, 2);
+	ipkey(&k, 1, 1, 2, 6, 1, 2);
+	assert_ptr_equal(sw_cls_lookup(c, 0, &k, &probes), hi);
+	/* The in_port subtable (max 20) answers; the dl_src one (max 1) is skipped. */
+	assert_int_equal(probes, 1);
+	(void)lo;
+	sw_cls_destroy(c);
+	clear();
+}
+
+static struct sw_flow *linear(uint8_t t, const struct sw_flow_key *k)
+{
+	struct sw_flow *best = NULL;
+
+	for (uint32_t i = 0; i < nflows[t]; i++)
+		if (sw_match_hits(&flows[t][i]->match, k) &&
+		    (!best || flows[t][i]->priority > best->priority))
+			best = flows[t][i];
+	return best;
+}
+
+static void test_random_rules_agree_with_linear_scan(void **state)
+{
+	static const char *const masks[] = { "/8", "/16", "/24", "" };
+	struct sw_cls *c;
+	char s[256];
+
+	(void)state;
+	srandom(42);
+	/* Unique priorities, so the answer is defined even when rules overlap. */
+	for (int i = 0; i < 2000; i++) {
+		unsigned a = (unsigned)random() % 4, b = (unsigned)random() % 4;
+
+		snprintf(s, sizeof(s), "priority=%d,tcp,nw_src=10.%u.%u.%u%s,nw_dst=10.0.%u.0%s%s,"
+			 "actions=output:1", i + 1, (unsigned)random() % 4, (unsigned)random() % 4,
+			 (unsigned)random() % 4, masks[a], (unsigned)random() % 4, masks[b],
+			 random() % 3 ? "" : ",tp_dst=80");
+		add(0, s);
+	}
+	c = build(7);
+	assert_non_null(c);
+	for (int i = 0; i < 20000; i++) {
+		struct sw_flow_key k;
+
+		ipkey(&k, 1, 0x0a000000u | (uint32_t)(random() % 4) << 16 |
+			     (uint32_t)(random() % 4) << 8 | (uint32_t)(random() % 4),
+		      0x0a000000u | (uint32_t)(random() % 4) << 8, 6, 1, random() % 2 ? 80 : 81);
+		assert_ptr_equal(look(c, 0, &k), linear(0, &k));
+	}
+	sw_cls_destroy(c);
+	clear();
+}
+
+static void test_emc_versioning(void **state)
+{
+	static struct sw_emc emc;
+	struct sw_flow *f1, *f2, *got = NULL;
+	struct sw_flow_key k;
+	struct sw_cls *c1, *c2;
+	uint32_t h;
+
+	(void)state;
+	f1 = add(0, "priority=10,in_port=1,actions=output:1");
+	c1 = build(1);
+	ipkey(&k, 1, 1, 2, 6, 1, 2);
+	h = sw_flow_key_hash(&k, 0);
+	assert_int_equal(h, sw_flow_key_hash(&k, 0));
+	assert_int_not_equal(h, sw_flow_key_hash(&k, 1));
+	assert_false(sw_emc_lookup(&emc, c1->version, h, 0, &k, &got));
+	sw_emc_insert(&emc, c1->version, h, 0, &k, look(c1, 0, &k));
+	assert_true(sw_emc_lookup(&emc, c1->version, h, 0, &k, &got));
+	assert_ptr_equal(got, f1);
+	assert_false(sw_emc_lookup(&emc, c1->version, h, 1, &k, &got));   /* other table */
+	k.in_port = 2;
+	assert_false(sw_emc_lookup(&emc, c1->version, h, 0, &k, &got));   /* other key */
+	k.in_port = 1;
+
+	/* A rule change bumps the version: the cached answer is a miss now, and
+	 * the new lookup finds the new rule. */
+	f2 = add(0, "priority=20,in_port=1,actions=output:2");
+	c2 = build(2);
+	assert_false(sw_emc_lookup(&emc, c2->version, h, 0, &k, &got));
+	assert_ptr_equal(look(c2, 0, &k), f2);
+	sw_cls_destroy(c1);
+	sw_cls_destroy(c2);
+	clear();
+}
+
+static void test_covers_and_equal(void **state)
+{
+	struct sw_flow_mod a, b;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(sw_flow_parse("ip,nw_dst=10.0.0.0/8", SW_FC_DELETE, &a, err, sizeof(err)), 0);
+	assert_int_equal(sw_flow_parse("tcp,nw_dst=10.1.0.0/16,tp_dst=80", SW_FC_DELETE, &b, err,
+				       sizeof(err)), 0);
+	assert_true(sw_match_covers(&a.match, &b.match));
+	assert_false(sw_match_covers(&b.match, &a.match));
+	assert_false(sw_match_equal(&a.match, &b.match));
+	assert_int_equal(sw_flow_parse("", SW_FC_DELETE, &b, err, sizeof(err)), 0);
+	assert_true(sw_match_covers(&b.match, &a.match));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_priorities_and_masks),
+		cmocka_unit_test(test_same_mask_different_priorities),
+		cmocka_unit_test(test_random_rules_agree_with_linear_scan),
+		cmocka_unit_test(test_emc_versioning),
+		cmocka_unit_test(test_covers_and_equal),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
