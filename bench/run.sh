@@ -22,3 +22,8 @@ for _ in $(seq 100); do [ -S "$rundir/blockd.sock" ] && break; sleep 0.05; done
 if command -v fio >/dev/null && command -v qemu-storage-daemon >/dev/null; then
   /usr/bin/python3 "$repo/bench/blockdev/bench_nbd.py" --build "$build" --size 1G --runtime 10
 fi
+
+# RAID: RAID0/RAID1 against one member alone, rebuild against the member's write rate.
+if command -v fio >/dev/null; then
+  /usr/bin/python3 "$repo/bench/raid/bench_raid.py" --build "$build" --size 256M --runtime 5
+fi

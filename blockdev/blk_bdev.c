@@ -219,6 +219,44 @@ void blk_bdev_close(struct blk_bdev *b, bool claimed)
 	b->refs--;
 }
 
+int blk_bdev_open_claimed(const char *const *names, unsigned n, const char *claim,
+			  struct blk_bdev **out, unsigned *bad)
+{
+	unsigned i;
+	int ret = 0;
+
+	if (n == 0 || !claim)
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		for (unsigned k = 0; k < i; k++) {
+			if (!strcmp(names[k], names[i])) {
+				ret = -EINVAL;
+				goto err_close;
+			}
+		}
+		ret = blk_bdev_open(names[i], claim, &out[i]);
+		if (ret)
+			goto err_close;
+	}
+	return 0;
+
+err_close:
+	if (bad)
+		*bad = i;
+	while (i-- > 0) {
+		blk_bdev_close(out[i], true);
+		out[i] = NULL;
+	}
+	return ret;
+}
+
+void blk_bdev_close_claimed(struct blk_bdev **bdevs, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (bdevs[i])
+			blk_bdev_close(bdevs[i], true);
+}
+
 static void bdev_unlink(struct blk_bdev *b)
 {
 	struct blk_bdev **pp = &bdev_head, *prev = NULL;
@@ -251,7 +289,7 @@ int blk_bdev_delete(const char *name)
 
 	if (!b)
 		return -ENOENT;
-	if (b->refs)
+	if (b->refs || (b->ops->busy && b->ops->busy(b)))
 		return -EBUSY;
 	bdev_destroy(b);
 	return 0;

@@ -49,6 +49,9 @@ struct blk_reactor {
 	struct blk_msgq mq;
 	struct blk_uring_op ev_op;
 	bool ev_armed;
+	struct blk_uring_op wake_op;    /* blk_reactor_wake_in() */
+	struct __kernel_timespec wake_ts;
+	bool wake_armed;
 	unsigned char *io_mem;
 	size_t io_stride;
 	struct blk_io *io_free;
@@ -292,6 +295,30 @@ static void ev_fired(struct blk_uring_op *op, int res)
 	msgq_run(&r->mq);
 }
 
+static void wake_fired(struct blk_uring_op *op, int res)
+{
+	struct blk_reactor *r = VSL_CONTAINER_OF(op, struct blk_reactor, wake_op);
+
+	(void)res;      /* -ETIME: the timer expired */
+	r->wake_armed = false;
+}
+
+void blk_reactor_wake_in(struct blk_reactor *r, uint64_t us)
+{
+	struct io_uring_sqe *sqe;
+
+	if (r->wake_armed)
+		return;
+	sqe = blk_reactor_sqe(r, &r->wake_op);
+	if (!sqe)
+		return;     /* the ring is busy: it wakes us anyway */
+	/* The kernel reads the timespec at submission: it lives in r. */
+	r->wake_ts.tv_sec = (long long)(us / 1000000);
+	r->wake_ts.tv_nsec = (long long)(us % 1000000) * 1000;
+	io_uring_prep_timeout(sqe, &r->wake_ts, 0, 0);
+	r->wake_armed = true;
+}
+
 static int reap(struct blk_reactor *r)
 {
 	struct io_uring_cqe *cqes[BLK_REAP_MAX];
@@ -382,6 +409,7 @@ static struct blk_reactor *reactor_create(unsigned id, unsigned io_pool, unsigne
 	r->id = id;
 	r->cpu = -1;
 	r->ev_op.fn = ev_fired;
+	r->wake_op.fn = wake_fired;
 	io_pool = io_pool ? io_pool : BLK_IO_POOL_DEFAULT;
 	ring_depth = ring_depth ? ring_depth : BLK_RING_DEPTH_DEFAULT;
 

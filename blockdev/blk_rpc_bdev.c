@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "blk_image_internal.h"
 #include "blk_internal.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
@@ -74,6 +75,9 @@ static int rpc_bdev_create(struct vsl_rpc_call *call, struct json_object *params
 	struct blk_bdev *b = NULL;
 	int ret;
 
+	/* Image types (raw, qcow2) decode their own parameters. */
+	if (blk_rpc_image_bdev_type(params))
+		return blk_rpc_image_bdev_create(call, params);
 	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &p))
 		return -EINVAL;
 	if (!blk_bdev_name_valid(p.name)) {
@@ -125,7 +129,8 @@ static int rpc_bdev_create(struct vsl_rpc_call *call, struct json_object *params
 		}
 	} else {
 		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS,
-				    "unknown bdev type '%s' (malloc, null, file, error)", p.type);
+				    "unknown bdev type '%s' (malloc, null, file, error, raw, qcow2)",
+				    p.type);
 		return -EINVAL;
 	}
 	if (ret == -EINVAL) {
@@ -140,8 +145,8 @@ static int rpc_bdev_create(struct vsl_rpc_call *call, struct json_object *params
 	return 0;
 }
 VSL_RPC_REGISTER("bdev-create", rpc_bdev_create,
-		 "create a bdev: {type: malloc|null|file|error, name, size, block_size, path, "
-		 "direct, base}")
+		 "create a bdev: {type: malloc|null|file|error|raw|qcow2, name, size, block_size, "
+		 "path, direct, base, backing, l2_cache_size}")
 
 /* ----------------------------------------------------------- bdev-delete */
 
@@ -505,8 +510,16 @@ VSL_RPC_REGISTER("error-inject", rpc_error_inject,
 static int bdev_config(struct json_object *calls)
 {
 	for (struct blk_bdev *b = blk_bdev_next(NULL); b; b = blk_bdev_next(b)) {
-		struct json_object *p = json_object_new_object();
+		struct json_object *p;
 
+		if (b->ops->save_config) {
+			int ret = b->ops->save_config(b, calls);
+
+			if (ret)
+				return ret;
+			continue;
+		}
+		p = json_object_new_object();
 		json_object_object_add(p, "type", json_object_new_string(b->ops->type));
 		json_object_object_add(p, "name", json_object_new_string(b->name));
 		if (b->ops->dump_config)

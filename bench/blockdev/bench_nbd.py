@@ -2,7 +2,7 @@
 """NBD block benchmark: blockd vs qemu-storage-daemon vs local io_uring.
 
     /usr/bin/python3 bench/blockdev/bench_nbd.py [--build build] [--size 1G]
-        [--runtime 10] [--reactors 1] [--jobs randread,randwrite]
+        [--runtime 10] [--reactors 1] [--jobs randread,randwrite] [--qcow2]
 
 For each job (4K random read QD32, 4K random write QD32, 128K sequential write QD8)
 prints one JSON line per
@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--reactors", type=int, default=1)
     ap.add_argument("--jobs", default="randread,randwrite,write")
     ap.add_argument("--dir", default="/var/tmp")
+    ap.add_argument("--qcow2", action="store_true", help="add the qcow2 jobs")
+    ap.add_argument("--qcow2-only", action="store_true", help="only the qcow2 jobs")
     a = ap.parse_args()
     for tool in ("fio", "qemu-storage-daemon"):
         if not shutil.which(tool):
@@ -133,6 +135,8 @@ def main():
         for rw in jobs:
             if rw not in shapes:
                 sys.exit(f"unknown job {rw} ({', '.join(shapes)})")
+        if a.qcow2_only:
+            jobs = []
         for rw in jobs:
             job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}"] + opts(rw),
                       a.runtime)
@@ -172,6 +176,12 @@ def main():
                 # fio's ramp time is not in total_ios: scale CPU to the measured part.
                 cpu *= a.runtime / (a.runtime + 1)
                 emit(target, rw, job, proc.pid, cpu)
+        qsd.send_signal(signal.SIGTERM)
+        qsd.wait(10)
+
+        if a.qcow2 or a.qcow2_only:
+            subprocess.run(ctl + ["export-remove", "disk"], check=True, capture_output=True)
+            qcow2_jobs(a, base, work, img, ctl, bd, procs)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -183,6 +193,66 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         if os.path.exists(img):
             os.unlink(img)
+
+
+def qcow2_jobs(a, base, work, raw, ctl, bd, procs):
+    """Fresh (allocating) and fully allocated (overwriting) qcow2 images."""
+    def make(kind, tag):
+        path = os.path.join(a.dir, f"vessel-bench-{os.getpid()}-{tag}.qcow2")
+        if kind == "fresh":
+            subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", path, a.size], check=True)
+        else:
+            subprocess.run(["qemu-img", "convert", "-O", "qcow2", "-f", "raw", raw, path],
+                           check=True, timeout=600)
+        return path
+
+    def run_job(target, proc, sock, kind, rw):
+        c0 = cpu_seconds(proc.pid)
+        job = fio(["--ioengine=nbd", f"--uri=nbd+unix:///disk?socket={sock}", f"--rw={rw}",
+                   "--bs=4k", "--iodepth=32", f"--size={a.size}", "--randrepeat=0"], a.runtime)
+        cpu = (cpu_seconds(proc.pid) - c0) * a.runtime / (a.runtime + 1)
+        line = dict(base, benchmark=f"nbd-qcow2-{kind}-{rw}-4k-qd32", target=target, bs="4k",
+                    iodepth=32, **summarize(job, rw))
+        if line["ios"]:
+            line["server_cpu_us_per_io"] = round(cpu / line["ios"] * 1e6, 2)
+        print(json.dumps(line), flush=True)
+
+    n = 0
+    for kind, rws in (("fresh", ["randwrite"]), ("allocated", ["randwrite", "randread"])):
+        for rw in rws:
+            # blockd
+            n += 1
+            path = make(kind, f"v{n}")
+            try:
+                name = f"q{n}"
+                vsock = os.path.join(work, f"{name}.nbd")
+                subprocess.run(ctl + ["bdev-create", "qcow2", name, f"path={path}", "direct=true"],
+                               check=True, capture_output=True)
+                subprocess.run(ctl + ["export-add", name, "nbd", f"socket={vsock}",
+                                      "name=disk"], check=True, capture_output=True)
+                run_job("blockd", bd, vsock, kind, rw)
+                subprocess.run(ctl + ["export-remove", "disk"], check=True, capture_output=True)
+                subprocess.run(ctl + ["bdev-delete", name], check=True, capture_output=True)
+            finally:
+                os.unlink(path)
+            # qemu-storage-daemon
+            path = make(kind, f"q{n}")
+            qsock = os.path.join(work, f"qsd{n}.nbd")
+            qsd = subprocess.Popen(["qemu-storage-daemon",
+                                    "--blockdev", f"driver=file,node-name=f,filename={path},"
+                                                  "cache.direct=on,aio=io_uring",
+                                    "--blockdev", "driver=qcow2,node-name=q,file=f",
+                                    "--nbd-server", f"addr.type=unix,addr.path={qsock}",
+                                    "--export", "type=nbd,id=e,node-name=q,name=disk,writable=on"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(qsd)
+            try:
+                wait_socket(qsock, qsd)
+                run_job("qemu-storage-daemon", qsd, qsock, kind, rw)
+            finally:
+                qsd.send_signal(signal.SIGTERM)
+                qsd.wait(10)
+                os.unlink(path)
 
 
 if __name__ == "__main__":
