@@ -27,3 +27,8 @@ fi
 if command -v fio >/dev/null; then
   /usr/bin/python3 "$repo/bench/raid/bench_raid.py" --build "$build" --size 256M --runtime 5
 fi
+
+# LVM: a linear LV against the file bdev under it.
+if command -v fio >/dev/null; then
+  /usr/bin/python3 "$repo/bench/lvm/bench_lvm.py" --build "$build"
+fi
