@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "blk_image.h"
+#include "vsl_util.h"
 
 /* Extension types. */
 enum {
@@ -26,21 +27,6 @@ enum {
 	EXT_CRYPTO = 0x0537be77,
 	EXT_DATA_FILE = 0x44415441,
 };
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t len, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && len) {
-		va_start(ap, fmt);
-		vsnprintf(err, len, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
 
 static inline uint32_t be32_at(const uint8_t *p, size_t off)
 {
@@ -95,7 +81,7 @@ static int parse_extensions(const uint8_t *p, size_t len, struct blk_qcow2_hdr *
 		if (type == EXT_END)
 			return 0;
 		if (elen > limit - off)
-			return fail(err, errlen, -EINVAL,
+			return vsl_errf(err, errlen, -EINVAL,
 				    "header extension 0x%08x: length %u beyond the header cluster",
 				    type, elen);
 		if (off + elen > len)
@@ -103,17 +89,17 @@ static int parse_extensions(const uint8_t *p, size_t len, struct blk_qcow2_hdr *
 		switch (type) {
 		case EXT_BACKING_FMT:
 			if (elen >= sizeof(h->backing_fmt))
-				return fail(err, errlen, -EINVAL, "backing format name too long (%u)",
+				return vsl_errf(err, errlen, -EINVAL, "backing format name too long (%u)",
 					    elen);
 			memcpy(h->backing_fmt, p + off, elen);
 			h->backing_fmt[elen] = '\0';
 			if (strlen(h->backing_fmt) != elen)
-				return fail(err, errlen, -EINVAL, "backing format name has a NUL");
+				return vsl_errf(err, errlen, -EINVAL, "backing format name has a NUL");
 			break;
 		case EXT_CRYPTO:
-			return fail(err, errlen, -ENOTSUP, "encryption is not supported");
+			return vsl_errf(err, errlen, -ENOTSUP, "encryption is not supported");
 		case EXT_DATA_FILE:
-			return fail(err, errlen, -ENOTSUP, "external data file is not supported");
+			return vsl_errf(err, errlen, -ENOTSUP, "external data file is not supported");
 		default:
 			break;      /* feature names, bitmaps (autoclear), unknown: skipped */
 		}
@@ -131,15 +117,15 @@ int blk_qcow2_hdr_parse(const void *buf, size_t len, uint64_t file_size, bool fo
 
 	memset(h, 0, sizeof(*h));
 	if (len < 72 || be32_at(p, 0) != BLK_QCOW2_MAGIC)
-		return fail(err, errlen, -EINVAL, "not a qcow2 image (bad magic)");
+		return vsl_errf(err, errlen, -EINVAL, "not a qcow2 image (bad magic)");
 	h->version = be32_at(p, 4);
 	if (h->version != 3)
-		return fail(err, errlen, -ENOTSUP,
+		return vsl_errf(err, errlen, -ENOTSUP,
 			    "qcow2 version %u is not supported (version 3 only; convert with "
 			    "'qemu-img amend -o compat=1.1')",
 			    h->version);
 	if (len < BLK_QCOW2_V3_HDR_LEN)
-		return fail(err, errlen, -EINVAL, "truncated qcow2 header");
+		return vsl_errf(err, errlen, -EINVAL, "truncated qcow2 header");
 	h->backing_offset = be64_at(p, 8);
 	h->backing_len = be32_at(p, 16);
 	h->cluster_bits = be32_at(p, 20);
@@ -157,16 +143,16 @@ int blk_qcow2_hdr_parse(const void *buf, size_t len, uint64_t file_size, bool fo
 
 	if (h->cluster_bits < BLK_QCOW2_MIN_CLUSTER_BITS ||
 	    h->cluster_bits > BLK_QCOW2_MAX_CLUSTER_BITS)
-		return fail(err, errlen, -EINVAL, "cluster_bits %u out of range (%u..%u)",
+		return vsl_errf(err, errlen, -EINVAL, "cluster_bits %u out of range (%u..%u)",
 			    h->cluster_bits, BLK_QCOW2_MIN_CLUSTER_BITS,
 			    BLK_QCOW2_MAX_CLUSTER_BITS);
 	cs = h->cluster_size = 1ull << h->cluster_bits;
 	h->l2_bits = h->cluster_bits - 3;
 	if (h->header_length < BLK_QCOW2_V3_HDR_LEN || h->header_length % 8 ||
 	    h->header_length > cs)
-		return fail(err, errlen, -EINVAL, "header_length %u invalid", h->header_length);
+		return vsl_errf(err, errlen, -EINVAL, "header_length %u invalid", h->header_length);
 	if (be32_at(p, 32) != 0)
-		return fail(err, errlen, -ENOTSUP, "encryption is not supported (crypt_method %u)",
+		return vsl_errf(err, errlen, -ENOTSUP, "encryption is not supported (crypt_method %u)",
 			    be32_at(p, 32));
 	/* Incompatible features: name every one we refuse. */
 	known = BLK_QCOW2_INCOMPAT_DIRTY | BLK_QCOW2_INCOMPAT_CORRUPT |
@@ -175,81 +161,81 @@ int blk_qcow2_hdr_parse(const void *buf, size_t len, uint64_t file_size, bool fo
 	if (h->incompat & ~known) {
 		unsigned bit = (unsigned)__builtin_ctzll(h->incompat & ~known);
 
-		return fail(err, errlen, -ENOTSUP, "unknown incompatible feature bit %u", bit);
+		return vsl_errf(err, errlen, -ENOTSUP, "unknown incompatible feature bit %u", bit);
 	}
 	for (unsigned bit = 1; bit < 5; bit++)
 		if (h->incompat & (1ull << bit))
-			return fail(err, errlen, -ENOTSUP, "unsupported qcow2 feature: %s",
+			return vsl_errf(err, errlen, -ENOTSUP, "unsupported qcow2 feature: %s",
 				    incompat_name(bit));
 	if ((h->incompat & BLK_QCOW2_INCOMPAT_DIRTY) && for_write)
-		return fail(err, errlen, -ENOTSUP, "unsupported qcow2 feature: %s",
+		return vsl_errf(err, errlen, -ENOTSUP, "unsupported qcow2 feature: %s",
 			    incompat_name(0));
 	if (h->header_length > 104 && len >= 105 && p[104] != 0)
-		return fail(err, errlen, -ENOTSUP, "compression type %u is not supported", p[104]);
+		return vsl_errf(err, errlen, -ENOTSUP, "compression type %u is not supported", p[104]);
 	if (h->refcount_order > 6)
-		return fail(err, errlen, -EINVAL, "refcount_order %u out of range (0..6)",
+		return vsl_errf(err, errlen, -EINVAL, "refcount_order %u out of range (0..6)",
 			    h->refcount_order);
 	h->rb_bits = h->cluster_bits + 3 - h->refcount_order;
 	if (h->nb_snapshots)
-		return fail(err, errlen, -ENOTSUP,
+		return vsl_errf(err, errlen, -ENOTSUP,
 			    "internal snapshots are not supported (%u in the image)",
 			    h->nb_snapshots);
 
 	/* Size and L1. */
 	if (h->size == 0 || h->size % 512 || h->size > BLK_QCOW2_MAX_SIZE)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "virtual size %" PRIu64 " invalid (a non-zero multiple of 512 up to "
 			    "2^56)",
 			    h->size);
 	l2_cover = 1ull << (h->cluster_bits + h->l2_bits);
 	h->l1_needed = (h->size + l2_cover - 1) / l2_cover;
 	if (h->l1_size > BLK_QCOW2_MAX_L1_ENTRIES)
-		return fail(err, errlen, -EINVAL, "L1 table too large (%u entries)", h->l1_size);
+		return vsl_errf(err, errlen, -EINVAL, "L1 table too large (%u entries)", h->l1_size);
 	if (h->l1_size < h->l1_needed)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "L1 table too small for the image size (%u < %" PRIu64 " entries)",
 			    h->l1_size, h->l1_needed);
 	l1_bytes = (uint64_t)h->l1_size * 8;
 	if (h->l1_offset % cs)
-		return fail(err, errlen, -EINVAL, "L1 table offset 0x%" PRIx64 " not cluster-aligned",
+		return vsl_errf(err, errlen, -EINVAL, "L1 table offset 0x%" PRIx64 " not cluster-aligned",
 			    h->l1_offset);
 	if (h->l1_size && h->l1_offset < cs)
-		return fail(err, errlen, -EINVAL, "L1 table overlaps the header");
+		return vsl_errf(err, errlen, -EINVAL, "L1 table overlaps the header");
 	if (h->l1_offset > file_size || l1_bytes > file_size - h->l1_offset)
-		return fail(err, errlen, -EINVAL, "L1 table beyond the end of the file");
+		return vsl_errf(err, errlen, -EINVAL, "L1 table beyond the end of the file");
 
 	/* Refcount table. */
 	if (h->reftable_clusters == 0)
-		return fail(err, errlen, -EINVAL, "refcount table is empty");
+		return vsl_errf(err, errlen, -EINVAL, "refcount table is empty");
 	if ((uint64_t)h->reftable_clusters > BLK_QCOW2_MAX_REFTABLE_BYTES / cs)
-		return fail(err, errlen, -EINVAL, "refcount table too large (%u clusters)",
+		return vsl_errf(err, errlen, -EINVAL, "refcount table too large (%u clusters)",
 			    h->reftable_clusters);
 	reft_bytes = (uint64_t)h->reftable_clusters * cs;
 	if (h->reftable_offset % cs)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "refcount table offset 0x%" PRIx64 " not cluster-aligned",
 			    h->reftable_offset);
 	if (h->reftable_offset < cs)
-		return fail(err, errlen, -EINVAL, "refcount table overlaps the header");
+		return vsl_errf(err, errlen, -EINVAL, "refcount table overlaps the header");
 	if (h->reftable_offset > file_size || reft_bytes > file_size - h->reftable_offset)
-		return fail(err, errlen, -EINVAL, "refcount table beyond the end of the file");
+		return vsl_errf(err, errlen, -EINVAL, "refcount table beyond the end of the file");
 	if (h->l1_size && overlaps(h->l1_offset, l1_bytes, h->reftable_offset, reft_bytes))
-		return fail(err, errlen, -EINVAL, "L1 table overlaps the refcount table");
+		return vsl_errf(err, errlen, -EINVAL, "L1 table overlaps the refcount table");
 
 	/* Backing file name: inside the header cluster, after the header. */
 	if (h->backing_offset) {
 		if (h->backing_len == 0 || h->backing_len > BLK_QCOW2_MAX_BACKING_NAME)
-			return fail(err, errlen, -EINVAL, "backing file name length %u invalid",
+			return vsl_errf(err, errlen, -EINVAL, "backing file name length %u invalid",
 				    h->backing_len);
 		if (h->backing_offset < h->header_length || h->backing_offset > cs ||
 		    h->backing_len > cs - h->backing_offset)
-			return fail(err, errlen, -EINVAL, "backing file name outside the header");
+			return vsl_errf(err, errlen, -EINVAL, "backing file name outside the header");
 		if (h->backing_offset + h->backing_len > len)
 			return -EAGAIN;
 		memcpy(h->backing, p + h->backing_offset, h->backing_len);
 		h->backing[h->backing_len] = '\0';
 		if (strlen(h->backing) != h->backing_len)
-			return fail(err, errlen, -EINVAL, "backing file name has a NUL");
+			return vsl_errf(err, errlen, -EINVAL, "backing file name has a NUL");
 	}
 	ret = parse_extensions(p, len, h, err, errlen);
 	if (ret)
@@ -263,15 +249,15 @@ int blk_qcow2_l1_entry_check(const struct blk_qcow2_hdr *h, uint64_t e, uint64_t
 	uint64_t off = e & BLK_QCOW2_OFFSET_MASK;
 
 	if (e & BLK_QCOW2_L1_RESERVED)
-		return fail(err, errlen, -EINVAL, "L1 entry 0x%016" PRIx64 " has reserved bits", e);
+		return vsl_errf(err, errlen, -EINVAL, "L1 entry 0x%016" PRIx64 " has reserved bits", e);
 	if (!off)
 		return e & BLK_QCOW2_OFLAG_COPIED
-			       ? fail(err, errlen, -EINVAL, "L1 entry copied flag without table")
+			       ? vsl_errf(err, errlen, -EINVAL, "L1 entry copied flag without table")
 			       : 0;
 	if (off % h->cluster_size)
-		return fail(err, errlen, -EINVAL, "L2 table offset 0x%" PRIx64 " not aligned", off);
+		return vsl_errf(err, errlen, -EINVAL, "L2 table offset 0x%" PRIx64 " not aligned", off);
 	if (off < h->cluster_size || off >= end || h->cluster_size > end - off)
-		return fail(err, errlen, -EINVAL, "L2 table offset 0x%" PRIx64 " outside the image",
+		return vsl_errf(err, errlen, -EINVAL, "L2 table offset 0x%" PRIx64 " outside the image",
 			    off);
 	return 0;
 }
@@ -282,16 +268,16 @@ int blk_qcow2_l2_entry_check(const struct blk_qcow2_hdr *h, uint64_t e, uint64_t
 	uint64_t off = e & BLK_QCOW2_OFFSET_MASK;
 
 	if (e & BLK_QCOW2_OFLAG_COMPRESSED)
-		return fail(err, errlen, -ENOTSUP, "compressed clusters are not supported");
+		return vsl_errf(err, errlen, -ENOTSUP, "compressed clusters are not supported");
 	if (e & BLK_QCOW2_L2_RESERVED)
-		return fail(err, errlen, -EINVAL, "L2 entry 0x%016" PRIx64 " has reserved bits", e);
+		return vsl_errf(err, errlen, -EINVAL, "L2 entry 0x%016" PRIx64 " has reserved bits", e);
 	if (!off)
 		return 0;
 	if (off % h->cluster_size)
-		return fail(err, errlen, -EINVAL, "data cluster offset 0x%" PRIx64 " not aligned",
+		return vsl_errf(err, errlen, -EINVAL, "data cluster offset 0x%" PRIx64 " not aligned",
 			    off);
 	if (off < h->cluster_size || off >= end || h->cluster_size > end - off)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "data cluster offset 0x%" PRIx64 " past the end of the image", off);
 	return 0;
 }
@@ -300,15 +286,15 @@ int blk_qcow2_reft_entry_check(const struct blk_qcow2_hdr *h, uint64_t e, uint64
 			       char *err, size_t errlen)
 {
 	if (e & BLK_QCOW2_REFT_RESERVED)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "refcount table entry 0x%016" PRIx64 " has reserved bits", e);
 	if (!e)
 		return 0;
 	if (e % h->cluster_size)
-		return fail(err, errlen, -EINVAL, "refcount block offset 0x%" PRIx64 " not aligned",
+		return vsl_errf(err, errlen, -EINVAL, "refcount block offset 0x%" PRIx64 " not aligned",
 			    e);
 	if (e < h->cluster_size || e >= end || h->cluster_size > end - e)
-		return fail(err, errlen, -EINVAL,
+		return vsl_errf(err, errlen, -EINVAL,
 			    "refcount block offset 0x%" PRIx64 " outside the image", e);
 	return 0;
 }
@@ -400,17 +386,17 @@ int blk_qcow2_layout(const struct blk_qcow2_new *n, void **out, size_t *out_len,
 	uint64_t off;
 
 	if (cb < BLK_QCOW2_MIN_CLUSTER_BITS || cb > BLK_QCOW2_MAX_CLUSTER_BITS)
-		return fail(err, errlen, -EINVAL, "cluster size must be a power of two, 512..2M");
+		return vsl_errf(err, errlen, -EINVAL, "cluster size must be a power of two, 512..2M");
 	cs = 1ull << cb;
 	if (n->size == 0 || n->size % 512 || n->size > BLK_QCOW2_MAX_SIZE)
-		return fail(err, errlen, -EINVAL, "size must be a non-zero multiple of 512");
+		return vsl_errf(err, errlen, -EINVAL, "size must be a non-zero multiple of 512");
 	if (blen > BLK_QCOW2_MAX_BACKING_NAME || flen >= 32)
-		return fail(err, errlen, -EINVAL, "backing file name too long");
+		return vsl_errf(err, errlen, -EINVAL, "backing file name too long");
 	if (hdr_len + (flen ? 8 + ((flen + 7) & ~7u) : 0) + 8 + blen > cs)
-		return fail(err, errlen, -EINVAL, "backing file name does not fit the header");
+		return vsl_errf(err, errlen, -EINVAL, "backing file name does not fit the header");
 	l1_entries = (n->size + (cs << (cb - 3)) - 1) / (cs << (cb - 3));
 	if (l1_entries > BLK_QCOW2_MAX_L1_ENTRIES)
-		return fail(err, errlen, -EINVAL, "size too large for this cluster size");
+		return vsl_errf(err, errlen, -EINVAL, "size too large for this cluster size");
 	l1_clusters = (l1_entries * 8 + cs - 1) / cs;
 	/* One refcount block (16-bit: cs/2 clusters) covers the first clusters; the
 	 * table covers the metadata for the full size and the data twice over
@@ -427,7 +413,7 @@ int blk_qcow2_layout(const struct blk_qcow2_new *n, void **out, size_t *out_len,
 	/* header | refcount table | refcount block | L1 table */
 	total = (1 + reft_clusters + 1 + l1_clusters) * cs;
 	if (1 + reft_clusters + 1 + l1_clusters > cs / 2)
-		return fail(err, errlen, -EINVAL, "metadata does not fit one refcount block");
+		return vsl_errf(err, errlen, -EINVAL, "metadata does not fit one refcount block");
 	p = aligned_alloc(4096, (total + 4095) & ~4095ull);
 	if (!p)
 		return -ENOMEM;
@@ -476,14 +462,14 @@ static int check_refcount_of(const struct blk_qcow2_hdr *h, const uint8_t *img, 
 	uint64_t ri = blk_qcow2_reft_index(h, host), rb;
 
 	if (ri >= (uint64_t)h->reftable_clusters * h->cluster_size / 8)
-		return fail(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " beyond the refcount table",
+		return vsl_errf(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " beyond the refcount table",
 			    host);
 	rb = be64_at(reft, ri * 8);
 	if (!rb || rb + h->cluster_size > len)
-		return fail(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " has no refcount block",
+		return vsl_errf(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " has no refcount block",
 			    host);
 	if (blk_qcow2_refcount_get(img + rb, h->refcount_order, blk_qcow2_rb_index(h, host)) == 0)
-		return fail(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " in use with refcount 0",
+		return vsl_errf(err, errlen, -EINVAL, "cluster 0x%" PRIx64 " in use with refcount 0",
 			    host);
 	return 0;
 }
@@ -498,7 +484,7 @@ int blk_qcow2_image_check_mem(const void *buf, size_t len, char *err, size_t err
 
 	ret = blk_qcow2_hdr_parse(img, len, len, false, &h, err, errlen);
 	if (ret == -EAGAIN)
-		return fail(err, errlen, -EINVAL, "image shorter than its header");
+		return vsl_errf(err, errlen, -EINVAL, "image shorter than its header");
 	if (ret)
 		return ret;
 	l1 = img + h.l1_offset;
@@ -522,7 +508,7 @@ int blk_qcow2_image_check_mem(const void *buf, size_t len, char *err, size_t err
 		if (!l2)
 			continue;
 		if (i >= h.l1_needed)
-			return fail(err, errlen, -EINVAL, "L1 entry %" PRIu64 " beyond the size", i);
+			return vsl_errf(err, errlen, -EINVAL, "L1 entry %" PRIu64 " beyond the size", i);
 		ret = check_refcount_of(&h, img, len, reft, l2, err, errlen);
 		if (ret)
 			return ret;

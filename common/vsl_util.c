@@ -2,6 +2,7 @@
 #include "vsl_util.h"
 
 #include <fcntl.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -351,4 +352,16 @@ err_unlink:
 		close(fd);
 	unlink(tmp);
 	return err;
+}
+
+int vsl_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
 }

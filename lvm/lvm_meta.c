@@ -9,26 +9,7 @@
 
 #include "lvm_meta.h"
 #include "vsl_crc32c.h"
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
-static bool pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
-}
+#include "vsl_util.h"
 
 static bool name_chars_ok(const char *name, bool dash)
 {
@@ -216,7 +197,7 @@ static int check_overlap(const struct lvm_md *md, char *err, size_t errlen)
 		qsort(sp, n, sizeof(*sp), span_cmp);
 		for (size_t i = 1; i < n; i++)
 			if (sp[i - 1].start + sp[i - 1].len > sp[i].start) {
-				ret = fail(err, errlen, -EINVAL,
+				ret = vsl_errf(err, errlen, -EINVAL,
 					   "overlapping segments on PV %u at extent %llu", pv,
 					   (unsigned long long)sp[i].start);
 				break;
@@ -231,29 +212,29 @@ static int check_seg(const struct lvm_md *md, uint32_t i, char *err, size_t errl
 	const struct lvm_seg_md *s = &md->segs[i];
 
 	if (s->stripes < 1 || s->stripes > LVM_MAX_STRIPES)
-		return fail(err, errlen, -EINVAL, "segment %u: %u stripes", i, s->stripes);
+		return vsl_errf(err, errlen, -EINVAL, "segment %u: %u stripes", i, s->stripes);
 	if (s->le_count == 0 || s->le_count > LVM_SIZE_MAX / md->extent_size ||
 	    s->le_count % s->stripes)
-		return fail(err, errlen, -EINVAL, "segment %u: bad extent count %llu", i,
+		return vsl_errf(err, errlen, -EINVAL, "segment %u: bad extent count %llu", i,
 			    (unsigned long long)s->le_count);
 	if (s->stripes == 1 ? s->stripe_size != 0
-			    : (!pow2(s->stripe_size) || s->stripe_size < LVM_BLOCK ||
+			    : (!vsl_is_pow2(s->stripe_size) || s->stripe_size < LVM_BLOCK ||
 			       s->stripe_size > md->extent_size))
-		return fail(err, errlen, -EINVAL, "segment %u: bad stripe size %u", i,
+		return vsl_errf(err, errlen, -EINVAL, "segment %u: bad stripe size %u", i,
 			    s->stripe_size);
 	for (uint32_t a = 0; a < s->stripes; a++) {
 		const struct lvm_area_md *ar = &s->area[a];
 
 		if (ar->pv >= md->n_pvs)
-			return fail(err, errlen, -EINVAL, "segment %u references unknown PV %u", i,
+			return vsl_errf(err, errlen, -EINVAL, "segment %u references unknown PV %u", i,
 				    ar->pv);
 		if (ar->pe_start >= md->pvs[ar->pv].pe_count ||
 		    area_len(s) > md->pvs[ar->pv].pe_count - ar->pe_start)
-			return fail(err, errlen, -EINVAL, "segment %u: extents past the end of PV %u",
+			return vsl_errf(err, errlen, -EINVAL, "segment %u: extents past the end of PV %u",
 				    i, ar->pv);
 		for (uint32_t b = 0; b < a; b++)
 			if (s->area[b].pv == ar->pv)
-				return fail(err, errlen, -EINVAL,
+				return vsl_errf(err, errlen, -EINVAL,
 					    "segment %u: two stripes on PV %u", i, ar->pv);
 	}
 	return 0;
@@ -265,69 +246,69 @@ int lvm_md_check(const struct lvm_md *md, char *err, size_t errlen)
 	int ret;
 
 	if (!name_field_ok(md->vg_name, false))
-		return fail(err, errlen, -EINVAL, "bad VG name");
+		return vsl_errf(err, errlen, -EINVAL, "bad VG name");
 	if (uuid_zero(md->vg_uuid))
-		return fail(err, errlen, -EINVAL, "VG UUID is zero");
-	if (!pow2(md->extent_size) || md->extent_size < LVM_EXTENT_MIN ||
+		return vsl_errf(err, errlen, -EINVAL, "VG UUID is zero");
+	if (!vsl_is_pow2(md->extent_size) || md->extent_size < LVM_EXTENT_MIN ||
 	    md->extent_size > LVM_EXTENT_MAX)
-		return fail(err, errlen, -EINVAL, "bad extent size %llu",
+		return vsl_errf(err, errlen, -EINVAL, "bad extent size %llu",
 			    (unsigned long long)md->extent_size);
 	if (md->n_pvs < 1 || md->n_pvs > LVM_MAX_PVS || md->n_lvs > LVM_MAX_LVS ||
 	    md->n_segs > LVM_MAX_SEGS)
-		return fail(err, errlen, -EINVAL, "table counts out of range");
+		return vsl_errf(err, errlen, -EINVAL, "table counts out of range");
 	for (uint32_t i = 0; i < md->n_pvs; i++) {
 		const struct lvm_pv_md *p = &md->pvs[i];
 
 		if (uuid_zero(p->uuid))
-			return fail(err, errlen, -EINVAL, "PV %u: zero UUID", i);
+			return vsl_errf(err, errlen, -EINVAL, "PV %u: zero UUID", i);
 		for (uint32_t j = 0; j < i; j++)
 			if (!memcmp(md->pvs[j].uuid, p->uuid, 16))
-				return fail(err, errlen, -EINVAL, "PV %u listed twice", i);
+				return vsl_errf(err, errlen, -EINVAL, "PV %u listed twice", i);
 		if (p->dev_size > LVM_SIZE_MAX || p->dev_size < LVM_DATA_OFFSET + md->extent_size)
-			return fail(err, errlen, -EINVAL, "PV %u: bad size %llu", i,
+			return vsl_errf(err, errlen, -EINVAL, "PV %u: bad size %llu", i,
 				    (unsigned long long)p->dev_size);
 		if (p->pe_count != (p->dev_size - LVM_DATA_OFFSET) / md->extent_size)
-			return fail(err, errlen, -EINVAL, "PV %u: extent count does not match its size",
+			return vsl_errf(err, errlen, -EINVAL, "PV %u: extent count does not match its size",
 				    i);
 		if (strnlen(p->name_hint, LVM_NAME_MAX) >= LVM_NAME_MAX)
-			return fail(err, errlen, -EINVAL, "PV %u: bad name", i);
+			return vsl_errf(err, errlen, -EINVAL, "PV %u: bad name", i);
 		for (size_t c = 0; p->name_hint[c]; c++)
 			if ((unsigned char)p->name_hint[c] < 0x20 || p->name_hint[c] == 0x7f ||
 			    p->name_hint[c] == '/')
-				return fail(err, errlen, -EINVAL, "PV %u: bad name", i);
+				return vsl_errf(err, errlen, -EINVAL, "PV %u: bad name", i);
 	}
 	for (uint32_t i = 0; i < md->n_lvs; i++) {
 		const struct lvm_lv_md *lv = &md->lvs[i];
 		uint64_t le = 0;
 
 		if (!name_field_ok(lv->name, true))
-			return fail(err, errlen, -EINVAL, "LV %u: bad name", i);
+			return vsl_errf(err, errlen, -EINVAL, "LV %u: bad name", i);
 		if (strlen(md->vg_name) + 1 + strlen(lv->name) >= LVM_NAME_MAX)
-			return fail(err, errlen, -EINVAL, "LV %s: VG-LV name too long", lv->name);
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: VG-LV name too long", lv->name);
 		for (uint32_t j = 0; j < i; j++)
 			if (!strcmp(md->lvs[j].name, lv->name))
-				return fail(err, errlen, -EINVAL, "LV %s listed twice", lv->name);
+				return vsl_errf(err, errlen, -EINVAL, "LV %s listed twice", lv->name);
 		if (lv->le_count == 0 || lv->le_count > LVM_SIZE_MAX / md->extent_size)
-			return fail(err, errlen, -EINVAL, "LV %s: bad size", lv->name);
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: bad size", lv->name);
 		if (lv->n_segs == 0 || lv->first_seg != next_seg || lv->n_segs > md->n_segs ||
 		    lv->first_seg > md->n_segs - lv->n_segs)
-			return fail(err, errlen, -EINVAL, "LV %s: bad segment range", lv->name);
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: bad segment range", lv->name);
 		for (uint32_t s = lv->first_seg; s < lv->first_seg + lv->n_segs; s++) {
 			ret = check_seg(md, s, err, errlen);
 			if (ret)
 				return ret;
 			if (md->segs[s].le_start != le)
-				return fail(err, errlen, -EINVAL, "LV %s: segments not contiguous",
+				return vsl_errf(err, errlen, -EINVAL, "LV %s: segments not contiguous",
 					    lv->name);
 			le += md->segs[s].le_count;
 		}
 		if (le != lv->le_count)
-			return fail(err, errlen, -EINVAL, "LV %s: segments do not cover its size",
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: segments do not cover its size",
 				    lv->name);
 		next_seg += lv->n_segs;
 	}
 	if (next_seg != md->n_segs)
-		return fail(err, errlen, -EINVAL, "segments owned by no LV");
+		return vsl_errf(err, errlen, -EINVAL, "segments owned by no LV");
 	return check_overlap(md, err, errlen);
 }
 
@@ -409,11 +390,11 @@ int lvm_md_decode(const void *buf, size_t len, struct lvm_md **out, char *err, s
 		return -ENODATA;
 	memcpy(&h, p, sizeof(h));
 	if (le32toh(h.version) != LVM_VERSION)
-		return fail(err, errlen, -EBADMSG, "metadata version %u unknown",
+		return vsl_errf(err, errlen, -EBADMSG, "metadata version %u unknown",
 			    le32toh(h.version));
 	rlen = le32toh(h.len);
 	if (rlen < LVM_BLOCK || rlen % LVM_BLOCK || rlen > LVM_SLOT_SIZE || rlen > len)
-		return fail(err, errlen, -EBADMSG, "metadata length %u impossible", rlen);
+		return vsl_errf(err, errlen, -EBADMSG, "metadata length %u impossible", rlen);
 	tmp = malloc(rlen);
 	if (!tmp)
 		return -ENOMEM;
@@ -422,15 +403,15 @@ int lvm_md_decode(const void *buf, size_t len, struct lvm_md **out, char *err, s
 	crc = vsl_crc32c(0, tmp, rlen);
 	free(tmp);
 	if (crc != le32toh(h.crc))
-		return fail(err, errlen, -EBADMSG, "metadata CRC mismatch");
+		return vsl_errf(err, errlen, -EBADMSG, "metadata CRC mismatch");
 	if (le32toh(h.n_pvs) > LVM_MAX_PVS || le32toh(h.n_lvs) > LVM_MAX_LVS ||
 	    le32toh(h.n_segs) > LVM_MAX_SEGS)
-		return fail(err, errlen, -EBADMSG, "metadata table counts out of range");
+		return vsl_errf(err, errlen, -EBADMSG, "metadata table counts out of range");
 	need = sizeof(h) + le32toh(h.n_pvs) * sizeof(struct lvm_disk_pv) +
 	       le32toh(h.n_lvs) * sizeof(struct lvm_disk_lv) +
 	       le32toh(h.n_segs) * sizeof(struct lvm_disk_seg);
 	if (need > rlen)
-		return fail(err, errlen, -EBADMSG, "metadata tables exceed the record");
+		return vsl_errf(err, errlen, -EBADMSG, "metadata tables exceed the record");
 	md = lvm_md_alloc();
 	if (!md)
 		return -ENOMEM;
@@ -451,7 +432,7 @@ int lvm_md_decode(const void *buf, size_t len, struct lvm_md **out, char *err, s
 		md->pvs[i].pe_count = le64toh(d.pe_count);
 		memcpy(md->pvs[i].name_hint, d.name_hint, LVM_NAME_MAX);
 		if (le64toh(d.pe_start) != LVM_DATA_OFFSET) {
-			fail(err, errlen, ret, "PV %u: data offset is not 1 MiB", i);
+			vsl_errf(err, errlen, ret, "PV %u: data offset is not 1 MiB", i);
 			goto err_md;
 		}
 	}
@@ -483,14 +464,14 @@ int lvm_md_decode(const void *buf, size_t len, struct lvm_md **out, char *err, s
 	if (ret == -ENOMEM)
 		goto err_md;
 	if (ret) {
-		ret = fail(err, errlen, -EBADMSG, "impossible metadata: %s", why);
+		ret = vsl_errf(err, errlen, -EBADMSG, "impossible metadata: %s", why);
 		goto err_md;
 	}
 	/* Unused stripe slots are zero on disk: one encoding per value. */
 	for (uint32_t i = 0; i < md->n_segs; i++)
 		for (uint32_t a = md->segs[i].stripes; a < LVM_MAX_STRIPES; a++)
 			if (md->segs[i].area[a].pv || md->segs[i].area[a].pe_start) {
-				ret = fail(err, errlen, -EBADMSG, "segment %u: junk in unused stripes",
+				ret = vsl_errf(err, errlen, -EBADMSG, "segment %u: junk in unused stripes",
 					   i);
 				goto err_md;
 			}
@@ -534,14 +515,14 @@ int lvm_label_decode(const void *block, size_t len, struct lvm_label *out, char 
 	memcpy(&d, tmp, sizeof(d));
 	memset(tmp + offsetof(struct lvm_disk_label, crc), 0, 4);
 	if (vsl_crc32c(0, tmp, LVM_BLOCK) != le32toh(d.crc))
-		return fail(err, errlen, -EBADMSG, "PV label CRC mismatch");
+		return vsl_errf(err, errlen, -EBADMSG, "PV label CRC mismatch");
 	if (le32toh(d.version) != LVM_VERSION || le64toh(d.slot_offset[0]) != LVM_SLOT0_OFFSET ||
 	    le64toh(d.slot_offset[1]) != LVM_SLOT0_OFFSET + LVM_SLOT_SIZE ||
 	    le32toh(d.slot_size) != LVM_SLOT_SIZE || le64toh(d.data_offset) != LVM_DATA_OFFSET)
-		return fail(err, errlen, -EBADMSG, "PV label layout unknown");
+		return vsl_errf(err, errlen, -EBADMSG, "PV label layout unknown");
 	if (uuid_zero(d.pv_uuid) || le64toh(d.dev_size) > LVM_SIZE_MAX ||
 	    le64toh(d.dev_size) <= LVM_DATA_OFFSET)
-		return fail(err, errlen, -EBADMSG, "PV label impossible");
+		return vsl_errf(err, errlen, -EBADMSG, "PV label impossible");
 	memcpy(out->pv_uuid, d.pv_uuid, 16);
 	out->dev_size = le64toh(d.dev_size);
 	return 0;

@@ -8,6 +8,7 @@
 
 #include "raid_sb.h"
 #include "vsl_crc32c.h"
+#include "vsl_util.h"
 
 static const char *const state_names[RAID_MEMBER_STATE_COUNT] = {
 	[RAID_MEMBER_EMPTY] = "empty",
@@ -20,26 +21,6 @@ static const char *const state_names[RAID_MEMBER_STATE_COUNT] = {
 const char *raid_member_state_name(unsigned state)
 {
 	return state < RAID_MEMBER_STATE_COUNT ? state_names[state] : "invalid";
-}
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
-static bool pow2(uint64_t v)
-{
-	return v && !(v & (v - 1));
 }
 
 static bool name_ok(const char *name, size_t cap)
@@ -67,53 +48,53 @@ int raid_sb_check(const struct raid_sb *sb, char *err, size_t errlen)
 	uint64_t regions;
 
 	if (sb->level != RAID_LEVEL_0 && sb->level != RAID_LEVEL_1)
-		return fail(err, errlen, -EINVAL, "unknown RAID level %u", sb->level);
+		return vsl_errf(err, errlen, -EINVAL, "unknown RAID level %u", sb->level);
 	if (sb->n_members == 0 || sb->n_members > RAID_MAX_MEMBERS)
-		return fail(err, errlen, -EINVAL, "impossible member count %u", sb->n_members);
+		return vsl_errf(err, errlen, -EINVAL, "impossible member count %u", sb->n_members);
 	if (sb->slot >= sb->n_members)
-		return fail(err, errlen, -EINVAL, "slot %u of a %u-member set", sb->slot,
+		return vsl_errf(err, errlen, -EINVAL, "slot %u of a %u-member set", sb->slot,
 			    sb->n_members);
 	if (!name_ok(sb->name, sizeof(sb->name)))
-		return fail(err, errlen, -EINVAL, "bad set name");
-	if (sb->block_size < 512 || sb->block_size > 65536 || !pow2(sb->block_size))
-		return fail(err, errlen, -EINVAL, "bad block size %u", sb->block_size);
+		return vsl_errf(err, errlen, -EINVAL, "bad set name");
+	if (sb->block_size < 512 || sb->block_size > 65536 || !vsl_is_pow2(sb->block_size))
+		return vsl_errf(err, errlen, -EINVAL, "bad block size %u", sb->block_size);
 	if (sb->level == RAID_LEVEL_0) {
-		if (!pow2(sb->strip_size) || sb->strip_size < RAID_STRIP_MIN ||
+		if (!vsl_is_pow2(sb->strip_size) || sb->strip_size < RAID_STRIP_MIN ||
 		    sb->strip_size > RAID_STRIP_MAX || sb->strip_size < sb->block_size)
-			return fail(err, errlen, -EINVAL, "bad strip size %u", sb->strip_size);
+			return vsl_errf(err, errlen, -EINVAL, "bad strip size %u", sb->strip_size);
 	} else if (sb->strip_size != 0) {
-		return fail(err, errlen, -EINVAL, "RAID1 with a strip size");
+		return vsl_errf(err, errlen, -EINVAL, "RAID1 with a strip size");
 	}
 	if (sb->data_offset < RAID_SB_COPIES * RAID_SB_SIZE || sb->data_offset % RAID_SB_SIZE ||
 	    sb->data_offset > (1ull << 40))
-		return fail(err, errlen, -EINVAL, "bad data offset %llu",
+		return vsl_errf(err, errlen, -EINVAL, "bad data offset %llu",
 			    (unsigned long long)sb->data_offset);
 	if (sb->data_size == 0 || sb->data_size % sb->block_size ||
 	    sb->data_size > (UINT64_MAX >> 2) - sb->data_offset ||
 	    (sb->level == RAID_LEVEL_0 && sb->data_size % sb->strip_size))
-		return fail(err, errlen, -EINVAL, "bad data size %llu",
+		return vsl_errf(err, errlen, -EINVAL, "bad data size %llu",
 			    (unsigned long long)sb->data_size);
 	/* The set's size (n x data_size for RAID0) must not overflow either. */
 	if (sb->level == RAID_LEVEL_0 && sb->data_size > (UINT64_MAX >> 2) / sb->n_members)
-		return fail(err, errlen, -EINVAL, "set size overflows");
-	if (!pow2(sb->region_size) || sb->region_size < RAID_REGION_MIN ||
+		return vsl_errf(err, errlen, -EINVAL, "set size overflows");
+	if (!vsl_is_pow2(sb->region_size) || sb->region_size < RAID_REGION_MIN ||
 	    sb->region_size > (1ull << 50))
-		return fail(err, errlen, -EINVAL, "bad region size %llu",
+		return vsl_errf(err, errlen, -EINVAL, "bad region size %llu",
 			    (unsigned long long)sb->region_size);
 	regions = (sb->data_size + sb->region_size - 1) / sb->region_size;
 	if (regions > RAID_BITMAP_BITS || sb->n_regions != regions)
-		return fail(err, errlen, -EINVAL, "%u bitmap regions for %llu bytes of %llu", sb->n_regions,
+		return vsl_errf(err, errlen, -EINVAL, "%u bitmap regions for %llu bytes of %llu", sb->n_regions,
 			    (unsigned long long)sb->data_size, (unsigned long long)sb->region_size);
 	for (uint32_t i = 0; i < RAID_MAX_MEMBERS; i++) {
 		if (i >= sb->n_members ? sb->state[i] != RAID_MEMBER_EMPTY
 				       : sb->state[i] >= RAID_MEMBER_STATE_COUNT)
-			return fail(err, errlen, -EINVAL, "slot %u has state %u", i, sb->state[i]);
+			return vsl_errf(err, errlen, -EINVAL, "slot %u has state %u", i, sb->state[i]);
 	}
 	if (sb->state[sb->slot] == RAID_MEMBER_EMPTY)
-		return fail(err, errlen, -EINVAL, "own slot %u is empty", sb->slot);
+		return vsl_errf(err, errlen, -EINVAL, "own slot %u is empty", sb->slot);
 	for (uint32_t r = sb->n_regions; r < RAID_BITMAP_BITS; r++)
 		if (raid_sb_bit(sb->bitmap, r))
-			return fail(err, errlen, -EINVAL, "bitmap bit %u past the last region", r);
+			return vsl_errf(err, errlen, -EINVAL, "bitmap bit %u past the last region", r);
 	return 0;
 }
 
@@ -148,23 +129,23 @@ int raid_sb_decode(const void *buf, size_t len, struct raid_sb *sb, char *err, s
 	uint32_t crc;
 
 	if (!buf || len < RAID_SB_SIZE)
-		return fail(err, errlen, -ENODATA, "short superblock (%zu bytes)", len);
+		return vsl_errf(err, errlen, -ENODATA, "short superblock (%zu bytes)", len);
 	memcpy(&d, buf, sizeof(d));      /* the caller's buffer may be unaligned */
 	if (be32toh(d.magic) != RAID_SB_MAGIC)
-		return fail(err, errlen, -ENODATA, "no RAID superblock");
+		return vsl_errf(err, errlen, -ENODATA, "no RAID superblock");
 	crc = be32toh(d.crc);
 	d.crc = 0;
 	if (vsl_crc32c(0, &d, sizeof(d)) != crc)
-		return fail(err, errlen, -EBADMSG, "superblock CRC mismatch");
+		return vsl_errf(err, errlen, -EBADMSG, "superblock CRC mismatch");
 	if (be32toh(d.version) != RAID_SB_VERSION)
-		return fail(err, errlen, -EPROTONOSUPPORT, "unknown superblock version %u",
+		return vsl_errf(err, errlen, -EPROTONOSUPPORT, "unknown superblock version %u",
 			    be32toh(d.version));
 	if (d.flags)
-		return fail(err, errlen, -EPROTONOSUPPORT, "unknown superblock flags 0x%x",
+		return vsl_errf(err, errlen, -EPROTONOSUPPORT, "unknown superblock flags 0x%x",
 			    be32toh(d.flags));
 	for (size_t i = 0; i < sizeof(d.reserved); i++)
 		if (d.reserved[i])
-			return fail(err, errlen, -EINVAL, "reserved bytes are not zero");
+			return vsl_errf(err, errlen, -EINVAL, "reserved bytes are not zero");
 	memset(sb, 0, sizeof(*sb));
 	sb->seq = be64toh(d.seq);
 	sb->events = be64toh(d.events);
@@ -192,13 +173,13 @@ int raid_sb_read_copies(const void *buf, size_t len, struct raid_sb *sb, char *e
 	int ra, rb;
 
 	if (!buf || len < RAID_SB_COPIES * RAID_SB_SIZE)
-		return fail(err, errlen, -ENODATA, "short member (%zu bytes)", len);
+		return vsl_errf(err, errlen, -ENODATA, "short member (%zu bytes)", len);
 	ra = raid_sb_decode(buf, RAID_SB_SIZE, &a, ea, sizeof(ea));
 	rb = raid_sb_decode((const char *)buf + RAID_SB_SIZE, RAID_SB_SIZE, &b, eb, sizeof(eb));
 	if (!ra && !rb) {
 		/* Copies of two different sets cannot both be current. */
 		if (memcmp(a.set_uuid, b.set_uuid, sizeof(a.set_uuid)) || a.slot != b.slot)
-			return fail(err, errlen, -EINVAL, "the two superblock copies disagree");
+			return vsl_errf(err, errlen, -EINVAL, "the two superblock copies disagree");
 		*sb = a.seq >= b.seq ? a : b;
 		return 0;
 	}
@@ -207,8 +188,8 @@ int raid_sb_read_copies(const void *buf, size_t len, struct raid_sb *sb, char *e
 		return 0;
 	}
 	if (ra == -ENODATA && rb == -ENODATA)
-		return fail(err, errlen, -ENODATA, "no RAID superblock");
+		return vsl_errf(err, errlen, -ENODATA, "no RAID superblock");
 	if (ra != -ENODATA)
-		return fail(err, errlen, ra, "%s", ea);
-	return fail(err, errlen, rb, "%s", eb);
+		return vsl_errf(err, errlen, ra, "%s", ea);
+	return vsl_errf(err, errlen, rb, "%s", eb);
 }

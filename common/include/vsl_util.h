@@ -27,6 +27,17 @@ static inline int vsl_neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
+static inline bool vsl_is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+/* For parsers that explain a refusal: formats the reason into err (when err is
+ * not NULL and errlen is not 0) and returns ret, so a check reads
+ * "return vsl_errf(err, len, -EINVAL, "cluster_bits %u out of range", b);". */
+int vsl_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 /* Parses a size such as "512", "4K", "1.5G", "10T" (binary units K M G T P E,
  * case-insensitive, optional "iB"/"B" suffix, so "4KB" == "4KiB" == 4096) into
  * bytes. No blanks or sign. A fraction needs a unit and is rounded down to whole
