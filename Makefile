@@ -28,22 +28,28 @@ Q :=
 endif
 
 # Component order matters for static linking: dependants before dependencies.
-COMPONENTS := vswitch vxlan sdn-agent blockdev lvm raid vmm common
+COMPONENTS := vswitch vxlan sdn-agent lvm raid blockdev vmm common
 # Components whose sources include DPDK headers (sdn-agent stays DPDK-free: it
-# speaks to the switch only through its datapath interface).
-DPDK_COMPONENTS := vswitch vxlan
+# speaks to the switch only through its datapath interface; blockdev uses
+# rte_vhost for its vhost-user-blk exports).
+DPDK_COMPONENTS := vswitch vxlan blockdev
+# Components that link a DPDK component (their tests need DPDK's libraries).
+DPDK_USERS := $(DPDK_COMPONENTS) raid lvm
 
 # Programs: name -> main source and the component libraries it links.
-PROGRAMS := vswitchd vswitchctl blockd blockctl
+PROGRAMS := vswitchd vswitchctl blockd blockctl $(if $(wildcard vmm/vmm.c),vmm)
 vswitchd_MAIN   := vswitch/vswitchd.c
 vswitchd_COMPS  := vswitch vxlan sdn-agent common
 vswitchd_DPDK   := 1
 vswitchctl_MAIN := vswitch/vswitchctl.c
 vswitchctl_COMPS := common
 blockd_MAIN     := blockdev/blockd.c
-blockd_COMPS    := blockdev lvm raid common
+blockd_COMPS    := lvm raid blockdev common
+blockd_DPDK     := 1
 blockctl_MAIN   := blockdev/blockctl.c
 blockctl_COMPS  := common
+vmm_MAIN        := vmm/vmm.c
+vmm_COMPS       := vmm common
 
 PROGRAM_MAINS := $(foreach p,$(PROGRAMS),$($(p)_MAIN))
 
@@ -127,8 +133,8 @@ unit_comps = $(if $(filter vswitch,$(1)),vswitch vxlan sdn-agent common,\
              $(if $(filter blockdev,$(1)),blockdev common,\
              $(if $(filter raid lvm,$(1)),$(1) blockdev common,$(filter-out common,$(1)) common)))
 
-$(foreach c,$(DPDK_COMPONENTS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_CFLAGS = $$(DPDK_CFLAGS)))
-$(foreach c,$(DPDK_COMPONENTS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_LIBS = $$(DPDK_LIBS)))
+$(foreach c,$(DPDK_USERS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_LIBS = $$(DPDK_LIBS)))
+$(foreach c,$(DPDK_USERS),$(eval $(O)/tests/unit/$(c)/%: EXTRA_CFLAGS = $$(DPDK_CFLAGS)))
 
 define UNIT_RULE
 $(patsubst %.c,$(O)/%,$(1)): $(1) $(call comp_libs,$(call unit_comps,$(call unit_comp,$(1)))) $(O)/config.mk
@@ -222,7 +228,7 @@ bench: bench-bins
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/libexec/vessel \
 	  $(DESTDIR)$(PREFIX)/share/doc/vessel $(DESTDIR)$(PREFIX)/share/vessel/configs
-	install -m 0755 $(O)/bin/vswitchctl $(O)/bin/blockctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(O)/bin/vswitchctl $(O)/bin/blockctl $(if $(wildcard vmm/vmm.c),$(O)/bin/vmm) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(O)/bin/vswitchd $(O)/bin/blockd $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0755 $(SCRIPTS) $(DESTDIR)$(PREFIX)/libexec/vessel/
 	install -m 0644 README.md $(wildcard docs/*.md) $(DESTDIR)$(PREFIX)/share/doc/vessel/
