@@ -70,6 +70,8 @@ struct vmm_vf_settings {
 	uint8_t mac[6];
 	uint16_t vlan;                /* 0..4095, 0: no VLAN (802.1Q only) */
 	uint8_t qos;                  /* 0..7, needs vlan != 0 */
+	uint16_t vlan_proto;          /* as reported (0x8100 802.1Q, 0x88a8 802.1ad);
+				       * requests always use 802.1Q */
 	bool spoofchk;
 	bool trust;
 	uint32_t max_rate;            /* Mbps, 0: unlimited */
@@ -137,7 +139,7 @@ struct vmm_vf_pf {
 	uint32_t total_vfs;
 	uint32_t num_vfs;
 	int ifindex;                  /* 0 when rtnetlink did not answer */
-	char nl_error[128];           /* why rtnetlink gave nothing ("" when it did) */
+	char nl_error[192];           /* why rtnetlink gave nothing ("" when it did) */
 	struct vmm_vf *vfs;           /* num_vfs entries (virtfn links found) */
 	size_t n_vfs;
 };
