@@ -214,7 +214,7 @@ static int vf_dir(const struct vmm_vf_env *env, const char *addr, char *buf, siz
 
 /* Fills the sysfs part of vf (address, driver, override, netdev) for a VF whose
  * address is known. */
-static int vf_read_dev(const struct vmm_vf_env *env, struct vmm_vf *vf)
+static int vf_read_dev(const struct vmm_vf_env *env, struct vmm_vf_dev *vf)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	DIR *d;
@@ -250,7 +250,7 @@ static int vf_read_dev(const struct vmm_vf_env *env, struct vmm_vf *vf)
 }
 
 static int vf_read(const struct vmm_vf_env *env, const struct pf_info *pi, uint32_t index,
-		   struct vmm_vf *vf)
+		   struct vmm_vf_dev *vf)
 {
 	char path[PATH_MAX];
 	int ret;
@@ -423,7 +423,7 @@ struct json_object *vmm_vf_list_to_json(const struct vmm_vf_pf *pfs, size_t n_pf
 			json_object_object_add(o, "rtnetlink_error",
 					       json_object_new_string(p->nl_error));
 		for (size_t j = 0; j < p->n_vfs; j++) {
-			const struct vmm_vf *vf = &p->vfs[j];
+			const struct vmm_vf_dev *vf = &p->vfs[j];
 			struct json_object *v = json_object_new_object();
 
 			json_object_object_add(v, "index", json_object_new_int64(vf->index));
@@ -468,7 +468,7 @@ int vmm_vf_enable(const struct vmm_vf_env *env, const char *pf, uint32_t count, 
 	/* The kernel only goes 0 -> N -> 0, so a change removes every current
 	 * VF: refuse while one of them is with a VM (or DPDK). */
 	for (uint32_t i = 0; i < pi.num; i++) {
-		struct vmm_vf vf;
+		struct vmm_vf_dev vf;
 
 		if (vf_read(env, &pi, i, &vf) == 0 && vf.in_use) {
 			ret = vsl_errf(err, errlen, -EBUSY,
@@ -705,7 +705,7 @@ int vmm_vf_attach(const struct vmm_vf_env *env, const char *pf, int index,
 {
 	struct vmm_vf_saved sv = { 0 };
 	struct pf_info pi;
-	struct vmm_vf vf;
+	struct vmm_vf_dev vf;
 	char e[256];
 	int ret, lock;
 	bool applied = false;

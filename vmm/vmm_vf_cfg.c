@@ -335,7 +335,7 @@ int vmm_vf_spec_from_json(struct json_object *obj, struct vmm_vf_spec *spec, cha
 			if ((ret = ifname_copy(v, "pf", sp.pf, err, errlen)) < 0)
 				return ret;
 			have_pf = true;
-		} else if (!strcmp(key, "index")) {
+		} else if (!strcmp(key, "vf")) {
 			uint64_t n;
 
 			if (json_object_is_type(v, json_type_string) &&
@@ -345,8 +345,8 @@ int vmm_vf_spec_from_json(struct json_object *obj, struct vmm_vf_spec *spec, cha
 			}
 			if (!json_object_is_type(v, json_type_int))
 				return vsl_errf(err, errlen, -EINVAL,
-						"index: expected a VF number or \"any\"");
-			if ((ret = json_uint(v, "index", 65535, &n, err, errlen)) < 0)
+						"vf: expected a VF number or \"any\"");
+			if ((ret = json_uint(v, "vf", 65535, &n, err, errlen)) < 0)
 				return ret;
 			sp.index = (int)n;
 		} else if (!strcmp(key, "vlan_proto")) {
@@ -358,7 +358,7 @@ int vmm_vf_spec_from_json(struct json_object *obj, struct vmm_vf_spec *spec, cha
 				return ret;
 			if (ret > 0)
 				return vsl_errf(err, errlen, -EINVAL,
-						"unknown key '%s' in vf (pf, index, %s)", key,
+						"unknown key '%s' in vf (pf, vf, %s)", key,
 						"mac, vlan, qos, spoofchk, trust, max_rate, min_rate, link_state");
 		}
 	}
@@ -376,9 +376,9 @@ struct json_object *vmm_vf_spec_to_json(const struct vmm_vf_spec *spec)
 
 	json_object_object_add(o, "pf", json_object_new_string(spec->pf));
 	if (spec->index >= 0)
-		json_object_object_add(o, "index", json_object_new_int(spec->index));
+		json_object_object_add(o, "vf", json_object_new_int(spec->index));
 	else
-		json_object_object_add(o, "index", json_object_new_string("any"));
+		json_object_object_add(o, "vf", json_object_new_string("any"));
 	vmm_vf_settings_to_json(&spec->settings, o);
 	return o;
 }
@@ -389,7 +389,7 @@ struct json_object *vmm_vf_saved_to_json(const struct vmm_vf_saved *sv)
 	struct json_object *s = json_object_new_object();
 
 	json_object_object_add(o, "pf", json_object_new_string(sv->pf));
-	json_object_object_add(o, "index", json_object_new_int64(sv->index));
+	json_object_object_add(o, "vf", json_object_new_int64(sv->index));
 	json_object_object_add(o, "pci", json_object_new_string(sv->pci_addr));
 	json_object_object_add(o, "driver", json_object_new_string(sv->driver));
 	json_object_object_add(o, "driver_override", json_object_new_string(sv->driver_override));
@@ -426,8 +426,8 @@ int vmm_vf_saved_from_json(struct json_object *obj, struct vmm_vf_saved *saved, 
 		if (!strcmp(key, "pf")) {
 			ret = ifname_copy(v, "pf", sv.pf, err, errlen);
 			seen |= 1;
-		} else if (!strcmp(key, "index")) {
-			ret = json_uint(v, "index", 65535, &n, err, errlen);
+		} else if (!strcmp(key, "vf")) {
+			ret = json_uint(v, "vf", 65535, &n, err, errlen);
 			sv.index = (uint32_t)n;
 			seen |= 2;
 		} else if (!strcmp(key, "pci")) {
@@ -459,7 +459,7 @@ int vmm_vf_saved_from_json(struct json_object *obj, struct vmm_vf_saved *saved, 
 	}
 	if ((seen & 7) != 7)
 		return vsl_errf(err, errlen, -EINVAL, "%s: missing",
-				!(seen & 1) ? "pf" : !(seen & 2) ? "index" : "pci");
+				!(seen & 1) ? "pf" : !(seen & 2) ? "vf" : "pci");
 	*saved = sv;
 	return 0;
 }

@@ -66,7 +66,7 @@ static int run_list(int argc, char **argv, const struct vmm_vf_cli_opts *o, bool
 		       "DRIVER", "NETDEV", "MAC", "VLAN", "QOS", "SPOOFCHK", "TRUST", "STATE",
 		       "MAX_RATE", "MIN_RATE");
 		for (size_t j = 0; j < p->n_vfs; j++) {
-			const struct vmm_vf *vf = &p->vfs[j];
+			const struct vmm_vf_dev *vf = &p->vfs[j];
 			const struct vmm_vf_settings *c = &vf->cfg;
 			char mac[18] = "-", vlan[8] = "-", qos[4] = "-", maxr[12] = "-", minr[12] = "-";
 			uint32_t f = vf->has_cfg ? c->fields : 0;

@@ -121,7 +121,7 @@ struct vmm_vf_env {
 
 /* ---- Listing ---- */
 
-struct vmm_vf {
+struct vmm_vf_dev {
 	uint32_t index;               /* N of virtfnN */
 	char pci_addr[VMM_VF_PCI_LEN];
 	char driver[VMM_VF_DRIVER_LEN];          /* "" when no driver is bound */
@@ -140,7 +140,7 @@ struct vmm_vf_pf {
 	uint32_t num_vfs;
 	int ifindex;                  /* 0 when rtnetlink did not answer */
 	char nl_error[192];           /* why rtnetlink gave nothing ("" when it did) */
-	struct vmm_vf *vfs;           /* num_vfs entries (virtfn links found) */
+	struct vmm_vf_dev *vfs;           /* num_vfs entries (virtfn links found) */
 	size_t n_vfs;
 };
 
@@ -185,7 +185,7 @@ int vmm_vf_settings_parse_kv(const char *kv, struct vmm_vf_settings *s, char *er
 /* ---- VFs of a VM ---- */
 
 /* A VF as a VM definition names it:
- *   {"pf": "eth2", "index": 3 (optional; absent or "any": any free VF),
+ *   {"pf": "eth2", "vf": 3 (optional; absent or "any": any free VF),
  *    "mac": "02:..", "vlan": 100, "qos": 0, "spoofchk": true, "trust": false,
  *    "max_rate": 1000, "min_rate": 0, "link_state": "auto"}
  * Unknown keys are refused, naming the key. */

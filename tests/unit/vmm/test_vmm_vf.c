@@ -807,14 +807,14 @@ static void test_spec_json(void **state)
 		const char *json;
 		const char *err;
 	} bad[] = {
-		{ "{\"index\": 1}", "pf: missing" },
+		{ "{\"vf\": 1}", "pf: missing" },
 		{ "{\"pf\": \"eth0\", \"vlan\": 5000}", "vlan: 5000 out of range 0..4095" },
 		{ "{\"pf\": \"eth0\", \"vlan\": \"5\"}", "vlan: expected an integer" },
 		{ "{\"pf\": \"eth0\", \"mac\": \"02:00\"}", "mac: expected" },
 		{ "{\"pf\": \"eth0\", \"mac\": \"03:00:00:00:00:01\"}", "multicast" },
 		{ "{\"pf\": \"eth0\", \"spoofchk\": \"on\"}", "spoofchk: expected true or false" },
-		{ "{\"pf\": \"eth0\", \"index\": -1}", "index: -1 out of range" },
-		{ "{\"pf\": \"eth0\", \"index\": \"first\"}", "index: expected a VF number or \"any\"" },
+		{ "{\"pf\": \"eth0\", \"vf\": -1}", "vf: -1 out of range" },
+		{ "{\"pf\": \"eth0\", \"vf\": \"first\"}", "vf: expected a VF number or \"any\"" },
 		{ "{\"pf\": \"eth0\", \"colour\": 1}", "unknown key 'colour' in vf" },
 		{ "{\"pf\": \"a/b\"}", "pf: 'a/b' is not a network device name" },
 		{ "{\"pf\": \"eth0\", \"qos\": 2}", "qos 2 needs a vlan" },
@@ -826,7 +826,7 @@ static void test_spec_json(void **state)
 	char err[256];
 
 	(void)state;
-	j = json_tokener_parse("{\"pf\": \"eth2\", \"index\": 3, \"mac\": \"02:00:00:00:00:07\", "
+	j = json_tokener_parse("{\"pf\": \"eth2\", \"vf\": 3, \"mac\": \"02:00:00:00:00:07\", "
 			       "\"vlan\": 100, \"qos\": 1, \"spoofchk\": true, \"trust\": false, "
 			       "\"max_rate\": 1000, \"link_state\": \"enable\"}");
 	assert_int_equal(vmm_vf_spec_from_json(j, &sp, err, sizeof(err)), 0);
@@ -844,7 +844,7 @@ static void test_spec_json(void **state)
 	assert_int_equal(sp.index, 3);
 	assert_int_equal(sp.settings.link_state, VMM_VF_LINK_ENABLE);
 
-	j = json_tokener_parse("{\"pf\": \"eth2\", \"index\": \"any\"}");
+	j = json_tokener_parse("{\"pf\": \"eth2\", \"vf\": \"any\"}");
 	assert_int_equal(vmm_vf_spec_from_json(j, &sp, err, sizeof(err)), 0);
 	json_object_put(j);
 	assert_int_equal(sp.index, -1);
@@ -867,13 +867,13 @@ static void test_saved_json_bad(void **state)
 		const char *json;
 		const char *err;
 	} bad[] = {
-		{ "{\"pf\": \"p\", \"index\": 1}", "pci: missing" },
-		{ "{\"pf\": \"p\", \"pci\": \"0000:03:10.1\"}", "index: missing" },
-		{ "{\"pf\": \"p\", \"index\": 1, \"pci\": \"../../x\"}", "pci: '../../x' invalid" },
-		{ "{\"pf\": \"p\", \"index\": 1, \"pci\": \"a\", \"x\": 1}", "unknown key 'x'" },
-		{ "{\"pf\": \"p\", \"index\": 1, \"pci\": \"a\", \"settings\": {\"vlan\": true}}",
+		{ "{\"pf\": \"p\", \"vf\": 1}", "pci: missing" },
+		{ "{\"pf\": \"p\", \"pci\": \"0000:03:10.1\"}", "vf: missing" },
+		{ "{\"pf\": \"p\", \"vf\": 1, \"pci\": \"../../x\"}", "pci: '../../x' invalid" },
+		{ "{\"pf\": \"p\", \"vf\": 1, \"pci\": \"a\", \"x\": 1}", "unknown key 'x'" },
+		{ "{\"pf\": \"p\", \"vf\": 1, \"pci\": \"a\", \"settings\": {\"vlan\": true}}",
 		  "settings.vlan: expected an integer" },
-		{ "{\"pf\": \"p\", \"index\": 1, \"pci\": \"a\", \"settings\": {\"z\": 1}}",
+		{ "{\"pf\": \"p\", \"vf\": 1, \"pci\": \"a\", \"settings\": {\"z\": 1}}",
 		  "unknown key 'settings.z'" },
 	};
 	struct vmm_vf_saved sv;
