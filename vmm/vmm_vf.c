@@ -812,3 +812,42 @@ int vmm_vf_detach(const struct vmm_vf_env *env, const struct vmm_vf_saved *sv, c
 			 sv->driver[0] ? sv->driver : "no driver");
 	return first;
 }
+
+int vmm_vf_release(const struct vmm_vf_env *env, const char *pf, uint32_t index, char *err,
+		   size_t errlen)
+{
+	struct pf_info pi;
+	struct vmm_vf_dev vf;
+	char drv[VMM_VF_DRIVER_LEN];
+	int ret, lock;
+
+	if ((ret = pf_open(env, pf, &pi, err, errlen)) < 0)
+		return ret;
+	if (index >= pi.num)
+		return vsl_errf(err, errlen, -ENOENT, "%s has %u VFs enabled, no VF %u", pf, pi.num,
+				index);
+	if ((lock = pf_lock(pi.dev, err, errlen)) < 0)
+		return lock;
+	if ((ret = vf_read(env, &pi, index, &vf)) < 0) {
+		ret = vsl_errf(err, errlen, ret, "VF %u of %s: no virtfn%u link", index, pf, index);
+		goto out;
+	}
+	if (!vf.in_use) {
+		ret = 0;                /* not ours: nothing to release */
+		goto out;
+	}
+	if (!strcmp(vf.driver, vfio_driver) && (ret = unbind(env, vf.pci_addr, err, errlen)) < 0)
+		goto out;
+	if (!strcmp(vf.driver_override, vfio_driver) &&
+	    (ret = set_override(env, vf.pci_addr, "", err, errlen)) < 0)
+		goto out;
+	if ((ret = bind_probe(env, vf.pci_addr, err, errlen)) < 0)
+		goto out;
+	if (current_driver(env, vf.pci_addr, drv, sizeof(drv)) == 0)
+		VSL_INFO("VF %u of %s (%s) released to %s", index, pf, vf.pci_addr,
+			 drv[0] ? drv : "no driver");
+	ret = 0;
+out:
+	pf_unlock(lock);
+	return ret;
+}

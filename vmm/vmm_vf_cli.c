@@ -171,6 +171,56 @@ static int run_set(int argc, char **argv, const struct vmm_vf_cli_opts *o, bool 
 	return 0;
 }
 
+static int run_bind(int argc, char **argv, const struct vmm_vf_cli_opts *o, bool json)
+{
+	struct vmm_vf_saved sv;
+	uint32_t index;
+	char err[256];
+
+	(void)argc;
+	if (parse_index(o, "vf-bind", "VF number", argv[1], 65535, &index) < 0)
+		return 2;
+	if (vmm_vf_attach(&o->env, argv[0], (int)index, NULL, &sv, err, sizeof(err)) < 0) {
+		fail_msg(o, "vf-bind", err);
+		return 1;
+	}
+	if (json) {
+		struct json_object *j = vmm_vf_saved_to_json(&sv);
+
+		print_json(j);
+		json_object_put(j);
+	} else {
+		printf("%s: VF %u (%s) bound to vfio-pci (was %s)\n", argv[0], index, sv.pci_addr,
+		       sv.driver[0] ? sv.driver : "unbound");
+	}
+	return 0;
+}
+
+static int run_unbind(int argc, char **argv, const struct vmm_vf_cli_opts *o, bool json)
+{
+	uint32_t index;
+	char err[256];
+
+	(void)argc;
+	if (parse_index(o, "vf-unbind", "VF number", argv[1], 65535, &index) < 0)
+		return 2;
+	if (vmm_vf_release(&o->env, argv[0], index, err, sizeof(err)) < 0) {
+		fail_msg(o, "vf-unbind", err);
+		return 1;
+	}
+	if (json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "pf", json_object_new_string(argv[0]));
+		json_object_object_add(j, "vf", json_object_new_int64(index));
+		print_json(j);
+		json_object_put(j);
+	} else {
+		printf("%s: VF %u released to the host\n", argv[0], index);
+	}
+	return 0;
+}
+
 static const struct vf_cmd cmds[] = {
 	{ "vf-list", "[PF]",
 	  "list SR-IOV PFs and their VFs (sysfs + rtnetlink settings)", 0, 1, run_list },
@@ -179,6 +229,10 @@ static const struct vf_cmd cmds[] = {
 	{ "vf-set", "PF N KEY=VALUE...",
 	  "configure VF N: mac=MAC vlan=ID qos=0..7 spoofchk=on|off trust=on|off "
 	  "max_rate=MBPS min_rate=MBPS state=auto|enable|disable", 3, -1, run_set },
+	{ "vf-bind", "PF N",
+	  "bind VF N to vfio-pci (for a DPDK port: vswitchctl add-port ... devargs=PCI)", 2, 2,
+	  run_bind },
+	{ "vf-unbind", "PF N", "give VF N back to its host driver", 2, 2, run_unbind },
 };
 
 bool vmm_vf_cli_is_command(const char *name)

@@ -230,6 +230,13 @@ int vmm_vf_attach(const struct vmm_vf_env *env, const char *pf, int index,
 int vmm_vf_detach(const struct vmm_vf_env *env, const struct vmm_vf_saved *saved, char *err,
 		  size_t errlen);
 
+/* Hands VF `index` back to the host without saved state (the `vf-unbind`
+ * command, after `vf-bind` or a DPDK user): unbinds vfio-pci, clears a
+ * vfio-pci driver_override and re-probes, so the VF's own driver (if any
+ * matches) takes it. Settings are left as they are. */
+int vmm_vf_release(const struct vmm_vf_env *env, const char *pf, uint32_t index, char *err,
+		   size_t errlen);
+
 struct json_object *vmm_vf_saved_to_json(const struct vmm_vf_saved *saved);
 int vmm_vf_saved_from_json(struct json_object *obj, struct vmm_vf_saved *saved, char *err,
 			   size_t errlen);
@@ -242,7 +249,8 @@ struct vmm_vf_cli_opts {
 	const char *prog;             /* for messages; NULL: "vmm" */
 };
 
-/* True for the commands vmm_vf_cli() implements: vf-list, vf-enable, vf-set. */
+/* True for the commands vmm_vf_cli() implements: vf-list, vf-enable, vf-set,
+ * vf-bind, vf-unbind. */
 bool vmm_vf_cli_is_command(const char *name);
 
 /* Runs one command; argv[0] is the command name ("vf-set", "eth2", "3",

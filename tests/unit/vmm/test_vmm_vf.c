@@ -911,8 +911,10 @@ static int run_cli(const struct vmm_vf_cli_opts *o, int argc, ...)
 	argv[argc] = NULL;
 	fflush(stdout);
 	fflush(stderr);
-	dup2(fileno(fo), 1);
-	dup2(fileno(fe), 2);
+	if (!getenv("VF_TEST_NO_CAPTURE")) {    /* debugging: see a failing fake's message */
+		dup2(fileno(fo), 1);
+		dup2(fileno(fe), 2);
+	}
 	rc = vmm_vf_cli(argc, argv, o);
 	fflush(stdout);
 	fflush(stderr);
@@ -1004,6 +1006,48 @@ static void test_cli(void **state)
 	assert_int_equal(F.nlog, 2);   /* only vf-enable wrote to sysfs */
 }
 
+/* vf-bind/vf-unbind: a VF for a DPDK port of the switch, and back. */
+static void test_cli_bind(void **state)
+{
+	struct vmm_vf_cli_opts o = { .env = env() };
+	struct vmm_vf_cli_opts oj = { .env = env(), .json = true };
+	struct json_object *j;
+	static const char *const bind[] = {
+		"bus/pci/devices/0000:03:10.1/driver_override <- vfio-pci",
+		"bus/pci/devices/0000:03:10.1/driver/unbind <- 0000:03:10.1",
+		"bus/pci/drivers_probe <- 0000:03:10.1",
+	};
+	static const char *const unbind[] = {
+		"bus/pci/devices/0000:03:10.1/driver/unbind <- 0000:03:10.1",
+		"bus/pci/devices/0000:03:10.1/driver_override <- \n",
+		"bus/pci/drivers_probe <- 0000:03:10.1",
+	};
+
+	(void)state;
+	assert_int_equal(run_cli(&oj, 3, "vf-bind", "fpf0", "1"), 0);
+	expect_log(0, bind, 3);
+	j = json_tokener_parse(cli_out);
+	assert_string_equal(json_object_get_string(json_object_object_get(j, "pci")), "0000:03:10.1");
+	assert_string_equal(json_object_get_string(json_object_object_get(j, "driver")), "ixgbevf");
+	json_object_put(j);
+	assert_string_equal(vf_driver(1), "vfio-pci");
+	assert_int_equal(run_cli(&o, 3, "vf-bind", "fpf0", "1"), 1);
+	expect_in(cli_err, "vmm: vf-bind: VF 1 of fpf0 (0000:03:10.1) is in use (bound to vfio-pci)");
+	assert_int_equal(run_cli(&o, 2, "vf-list", "fpf0"), 0);
+	expect_in(cli_out, "(in use: vfio-pci)");
+
+	F.nlog = 0;
+	assert_int_equal(run_cli(&o, 3, "vf-unbind", "fpf0", "1"), 0);
+	expect_in(cli_out, "fpf0: VF 1 released to the host");
+	expect_log(0, unbind, 3);
+	assert_string_equal(vf_driver(1), "ixgbevf");
+	/* A VF that is not with vfio-pci is left alone. */
+	assert_int_equal(run_cli(&o, 3, "vf-unbind", "fpf0", "1"), 0);
+	assert_int_equal(F.nlog, 3);
+	assert_int_equal(run_cli(&o, 3, "vf-unbind", "fpf0", "7"), 1);
+	expect_in(cli_err, "fpf0 has 4 VFs enabled, no VF 7");
+}
+
 /* ---- the real kernel: a veth has no SR-IOV ---- */
 
 static char g_veth[16];
@@ -1065,6 +1109,7 @@ int main(void)
 		cmocka_unit_test(test_spec_json),
 		cmocka_unit_test(test_saved_json_bad),
 		cmocka_unit_test_setup_teardown(test_cli, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cli_bind, setup, teardown),
 		cmocka_unit_test_teardown(test_real_kernel_no_sriov, veth_teardown),
 	};
 
