@@ -794,6 +794,10 @@ int vmm_vf_detach(const struct vmm_vf_env *env, const struct vmm_vf_saved *sv, c
 	if (vf_dir(env, sv->pci_addr, dir, sizeof(dir)) < 0 ||
 	    pathf(physfn, sizeof(physfn), "%s/physfn", dir) < 0)
 		return vsl_errf(err, errlen, -ENAMETOOLONG, "sysfs path too long");
+	if (access(dir, F_OK) < 0)
+		return vsl_errf(err, errlen, -ENODEV,
+				"VF %u of %s (%s) no longer exists (SR-IOV disabled?)", sv->index,
+				sv->pf, sv->pci_addr);
 	/* The same lock as attach, so a VF being released is never picked. */
 	if ((lock = pf_lock(physfn, err, errlen)) < 0)
 		return lock;

@@ -704,6 +704,11 @@ static void test_attach_detach(void **state)
 	/* Now VF 0 is the free one again. */
 	assert_int_equal(vmm_vf_attach(&e, "fpf0", -1, NULL, &c, err, sizeof(err)), 0);
 	assert_int_equal(c.index, 0);
+
+	/* A VF that went away with SR-IOV is reported as such. */
+	fake_set_numvfs(0);
+	assert_int_equal(vmm_vf_detach(&e, &b, err, sizeof(err)), -ENODEV);
+	assert_string_equal(err, "VF 1 of fpf0 (0000:03:10.1) no longer exists (SR-IOV disabled?)");
 }
 
 /* A VF that was unbound before the VM stays unbound after it. */
