@@ -494,7 +494,7 @@ int vmm_vf_enable(const struct vmm_vf_env *env, const char *pf, uint32_t count, 
 			       ret < 0 ? 0 : now, count);
 		goto out;
 	}
-	VSL_INFO("%s: %u VFs enabled (was %u)", pf, count, pi.num);
+	VSL_DBG("%s: %u VFs enabled (was %u)", pf, count, pi.num);
 	ret = 0;
 out:
 	pf_unlock(lock);
