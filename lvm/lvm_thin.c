@@ -90,6 +90,10 @@ struct lvm_thin_pool {
 	unsigned n_bounce;
 	bool low_water;
 	uint64_t enospc;
+	/* Reads in flight by epoch parity: a commit frees chunks only once the
+	 * reads that may still target them (begun before it) are done. */
+	uint64_t read_epoch;
+	unsigned reads[2];
 	/* Control thread. */
 	uint64_t seq, committed_gen;
 	uint32_t slot;
@@ -116,6 +120,7 @@ struct thin_io {
 	uint32_t coff, clen;         /* within the chunk */
 	uint32_t old_pc, new_pc;
 	uint8_t state;
+	uint8_t read_parity;
 	bool locked, via_bounce;
 	int status;
 	void *bounce;
@@ -429,6 +434,8 @@ static void thin_abort(struct thin_io *t, int err)
 	pthread_mutex_lock(&p->lock);
 	if ((t->state == T_READ_OLD || t->state == T_WRITE_NEW) && t->new_pc != NONE)
 		chunk_unreserve(p, t->new_pc);
+	if (t->state == T_READ)
+		p->reads[t->read_parity]--;
 	w = unlock_chunk(p, t);
 	pthread_mutex_unlock(&p->lock);
 	wake_list(w);
@@ -454,6 +461,10 @@ static int thin_read_chunk(struct thin_io *t)
 
 	pthread_mutex_lock(&p->lock);
 	pc = map_get(t->dev, t->vc);
+	if (pc != NONE) {
+		t->read_parity = p->read_epoch & 1;
+		p->reads[t->read_parity]++;
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (pc == NONE) {
 		iov_zero_range(t->io, t->pos, t->clen);
@@ -636,6 +647,9 @@ static void thin_done(void *arg, int status)
 	case T_READ:
 		if (t->via_bounce)
 			blk_buf_to_iov(t->io->iov, t->io->iovcnt, t->pos, t->bounce, t->clen);
+		pthread_mutex_lock(&p->lock);
+		p->reads[t->read_parity]--;
+		pthread_mutex_unlock(&p->lock);
 		break;
 	case T_WRITE_INPLACE:
 		pthread_mutex_lock(&p->lock);
@@ -763,6 +777,31 @@ int lvm_thin_submit(struct blk_io *io)
 
 /* ------------------------------------------------------------- commit */
 
+/* Waits (control thread) until no read begun before now is in flight. */
+static void reads_drain(struct lvm_thin_pool *p)
+{
+	struct blk_reactor *self = blk_reactor_self();
+	unsigned old;
+
+	pthread_mutex_lock(&p->lock);
+	old = p->read_epoch & 1;
+	p->read_epoch++;
+	pthread_mutex_unlock(&p->lock);
+	for (;;) {
+		unsigned n;
+
+		pthread_mutex_lock(&p->lock);
+		n = p->reads[old];
+		pthread_mutex_unlock(&p->lock);
+		if (!n)
+			return;
+		if (self)
+			blk_reactor_poll(self, 1);
+		else
+			usleep(50);
+	}
+}
+
 static int build_md(struct lvm_thin_pool *p, struct lvm_thin_md *md)
 {
 	uint64_t k = 0;
@@ -851,7 +890,9 @@ int lvm_thin_commit(struct lvm_thin_pool *p)
 	p->seq = md.seq;
 	p->slot = slot;
 	p->committed_gen = gen;
-	/* The frees captured with the copy are durable now. */
+	/* The frees captured with the copy are durable now; a read that began
+	 * before them may still be on its way to such a chunk. */
+	reads_drain(p);
 	pthread_mutex_lock(&p->lock);
 	for (uint64_t i = 0; i < n_rel; i++) {
 		uint32_t c = p->pending[i];

@@ -5,6 +5,7 @@
  * intact, discard freeing chunks, reused chunks reading zeroes, extend, and a
  * power cut at every write and after every flush of a pool commit (the pool
  * opens consistent and every flushed write reads back). */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "blockdev/blk_test_util.h"
 #include "lvm_internal.h"
 #include "lvm_thin_meta.h"
+#include "vsl_crc32c.h"
 
 enum { CS = 64 * 1024 };
 
@@ -400,6 +402,152 @@ static void test_power_cut(void **state)
 	free(r);
 }
 
+/* The checkpoint parser: round trip, and impossible contents with a valid
+ * CRC refused by message. */
+static void test_meta_parser(void **state)
+{
+	struct lvm_thin_dev_md devs[] = { { 1, 0 }, { 2, 1 }, { 7, 2 } };
+	struct lvm_thin_map_md maps[] = { { 1, 0, 0 }, { 1, 3, 9 }, { 2, 0, 0 }, { 7, 5, 1 } };
+	struct lvm_thin_md md = { .seq = 9, .chunk_size = CS, .data_chunks = 16, .n_devs = 3,
+				  .n_maps = 4, .devs = devs, .maps = maps };
+	unsigned char *buf = calloc(1, 2 * LVM_BLOCK);
+	struct lvm_thin_md *out;
+	char why[200];
+	size_t len;
+
+	(void)state;
+	memset(md.pool_uuid, 0xab, 16);
+	assert_int_equal(lvm_thin_md_check(&md, why, sizeof(why)), 0);
+	len = lvm_thin_md_len(&md);
+	assert_int_equal(len, LVM_BLOCK);
+	lvm_thin_md_encode(&md, buf);
+	assert_int_equal(lvm_thin_md_decode(buf, len, &out, why, sizeof(why)), 0);
+	assert_int_equal(out->n_maps, 4);
+	assert_memory_equal(out->maps, maps, sizeof(maps));
+	lvm_thin_md_free(out);
+#define REFUSED(what, expect)                                                                 \
+	do {                                                                                    \
+		lvm_thin_md_encode(&md, buf);                                                   \
+		why[0] = 0;                                                                     \
+		assert_int_equal(lvm_thin_md_decode(buf, len, &out, why, sizeof(why)), -EBADMSG); \
+		if (!strstr(why, expect))                                                       \
+			fail_msg("%s: '%s' lacks '%s'", what, why, expect);                     \
+	} while (0)
+	maps[1].vchunk = 0;
+	REFUSED("duplicate", "not sorted");
+	maps[1].vchunk = 9;
+	maps[3].dev = 5;
+	REFUSED("unknown device", "unknown device 5");
+	maps[3].dev = 7;
+	maps[3].pchunk = 16;
+	REFUSED("past the end", "past the data LV");
+	maps[3].pchunk = 5;
+	devs[1].origin = 2;
+	REFUSED("own origin", "bad origin");
+	devs[1].origin = 1;
+	devs[2].id = 2;
+	REFUSED("device order", "not sorted");
+	devs[2].id = 7;
+	md.chunk_size = 48 * 1024;
+	REFUSED("chunk size", "chunk size");
+	md.chunk_size = CS;
+	md.data_chunks = 0;
+	REFUSED("no chunks", "data chunk count");
+	md.data_chunks = 16;
+	maps[0].vchunk = LVM_THIN_VCHUNK_MAX;
+	maps[1].vchunk = LVM_THIN_VCHUNK_MAX + 1;
+	REFUSED("huge vchunk", "impossible");
+	maps[0].vchunk = 0;
+	maps[1].vchunk = 9;
+	/* Raw damage: CRC, length, junk after the tables (CRC fixed up). */
+	lvm_thin_md_encode(&md, buf);
+	buf[100] ^= 1;
+	assert_int_equal(lvm_thin_md_decode(buf, len, &out, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "CRC"));
+	lvm_thin_md_encode(&md, buf);
+	assert_int_equal(lvm_thin_md_decode(buf, 100, &out, why, sizeof(why)), -EBADMSG);
+	buf[len - 1] = 1;
+	memset(buf + offsetof(struct lvm_thin_disk_hdr, crc), 0, 4);
+	{
+		uint32_t c = htole32(vsl_crc32c(0, buf, len));
+
+		memcpy(buf + offsetof(struct lvm_thin_disk_hdr, crc), &c, 4);
+	}
+	assert_int_equal(lvm_thin_md_decode(buf, len, &out, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "junk"));
+	memset(buf, 0, len);
+	assert_int_equal(lvm_thin_md_decode(buf, len, &out, why, sizeof(why)), -ENODATA);
+	/* Superblock. */
+	{
+		struct lvm_thin_sb sb = { .seq = 3, .chunk_size = CS, .slot = 1,
+					  .meta_size = 1 << 20,
+					  .slot_size = lvm_thin_slot_size(1 << 20),
+					  .ckpt_len = LVM_BLOCK }, got;
+
+		memset(sb.pool_uuid, 1, 16);
+		lvm_thin_sb_encode(&sb, buf);
+		assert_int_equal(lvm_thin_sb_decode(buf, LVM_BLOCK, &got, why, sizeof(why)), 0);
+		assert_int_equal(got.seq, 3);
+		sb.slot = 2;
+		lvm_thin_sb_encode(&sb, buf);
+		assert_int_equal(lvm_thin_sb_decode(buf, LVM_BLOCK, &got, why, sizeof(why)), -EBADMSG);
+		sb.slot = 1;
+		sb.ckpt_len = (uint32_t)sb.slot_size + LVM_BLOCK;
+		lvm_thin_sb_encode(&sb, buf);
+		assert_int_equal(lvm_thin_sb_decode(buf, LVM_BLOCK, &got, why, sizeof(why)), -EBADMSG);
+	}
+	free(buf);
+}
+
+/* VG metadata rules for thin kinds. */
+static void test_vg_md_thin_rules(void **state)
+{
+	struct lvm_vg *vg = mkvg("tr", "m0");
+	struct lvm_md *md;
+	int t;
+
+	(void)state;
+	mkpool(vg, "pool", 4 << 20);
+	mkthin(vg, "pool", "t", 8 << 20);
+	mkthin(vg, "pool", "u", 8 << 20);
+	t = lvm_md_lv_find(vg->md, "t");
+	assert_int_equal(lvm_md_check(vg->md, err, sizeof(err)), 0);
+#define MD_REFUSED(change, expect)                                                            \
+	do {                                                                                    \
+		md = lvm_md_clone(vg->md);                                                      \
+		change;                                                                         \
+		err[0] = 0;                                                                     \
+		assert_int_equal(lvm_md_check(md, err, sizeof(err)), -EINVAL);                  \
+		if (!strstr(err, expect))                                                       \
+			fail_msg("'%s' lacks '%s'", err, expect);                               \
+		lvm_md_free(md);                                                                \
+	} while (0)
+	MD_REFUSED(md->lvs[t].link[0] ^= 1, "unknown pool");
+	MD_REFUSED(md->lvs[t].thin_id = md->lvs[lvm_md_lv_find(md, "u")].thin_id, "used twice");
+	MD_REFUSED(md->lvs[t].thin_id = 0, "bad device id");
+	MD_REFUSED(md->lvs[t].n_segs = 1, "segment range");
+	MD_REFUSED(md->lvs[lvm_md_lv_find(md, "pool")].chunk_size = 3 << 16, "chunk size");
+	MD_REFUSED(md->lvs[lvm_md_lv_find(md, "pool")].le_count++, "size is not");
+	MD_REFUSED(md->lvs[lvm_md_lv_find(md, "pool_tdata")].kind = LVM_LV_LINEAR,
+		   "no data or metadata LV");
+	MD_REFUSED(md->lvs[lvm_md_lv_find(md, "pool_tmeta")].name[0] = 'q', "no data or metadata LV");
+	MD_REFUSED(md->lvs[t].kind = 9, "unknown kind");
+	/* Encoded and decoded, the thin fields survive. */
+	{
+		unsigned char *buf = calloc(1, LVM_SLOT_SIZE);
+
+		lvm_md_encode(vg->md, buf);
+		assert_int_equal(lvm_md_decode(buf, LVM_SLOT_SIZE, &md, err, sizeof(err)), 0);
+		assert_memory_equal(md->lvs, vg->md->lvs, vg->md->n_lvs * sizeof(*md->lvs));
+		lvm_md_free(md);
+		free(buf);
+	}
+	assert_int_equal(lvm_lv_remove(vg, "t", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "u", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), 0);
+	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +555,8 @@ int main(void)
 		cmocka_unit_test(test_snapshot_isolation),
 		cmocka_unit_test(test_enospc),
 		cmocka_unit_test(test_power_cut),
+		cmocka_unit_test(test_meta_parser),
+		cmocka_unit_test(test_vg_md_thin_rules),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
