@@ -839,7 +839,7 @@ static int build_md(struct lvm_thin_pool *p, struct lvm_thin_md *md)
 
 int lvm_thin_commit(struct lvm_thin_pool *p)
 {
-	struct lvm_thin_md md;
+	struct lvm_thin_md md = { 0 };
 	struct lvm_thin_sb sb;
 	uint64_t n_rel, gen;
 	unsigned char *buf = NULL, *sbb = NULL;
@@ -848,6 +848,12 @@ int lvm_thin_commit(struct lvm_thin_pool *p)
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
+	if (p->gen == p->committed_gen && !p->n_pending && p->seq && !p->last_error) {
+		/* Nothing mapped or freed since the last commit: a FLUSH only
+		 * needs the data (in-place overwrites) on stable storage. */
+		pthread_mutex_unlock(&p->lock);
+		return lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
+	}
 	ret = build_md(p, &md);
 	n_rel = p->n_pending;
 	gen = p->gen;
@@ -1182,6 +1188,7 @@ static int pool_open(struct lvm_vg *vg, uint32_t i, struct lvm_thin_pool **out)
 		ret = pool_size_chunks(p, blk_bdev_size(p->data) >> p->chunk_shift);
 	if (ret)
 		goto err_md;
+	p->committed_gen = p->gen;    /* what is on disk */
 	/* Devices no thin LV names: a crash between the pool's commit and the
 	 * VG's (lvcreate) or the other way round (lvremove). Free them. */
 	for (struct lvm_thin_dev *d = p->devs, *next; d; d = next) {
@@ -1199,7 +1206,6 @@ static int pool_open(struct lvm_vg *vg, uint32_t i, struct lvm_thin_pool **out)
 			gc = true;
 		}
 	}
-	p->committed_gen = p->gen;
 	if (gc) {
 		ret = lvm_thin_commit(p);
 		if (ret)

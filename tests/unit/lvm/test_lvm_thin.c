@@ -548,6 +548,42 @@ static void test_vg_md_thin_rules(void **state)
 	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
 }
 
+/* A crash between the pool's commit and the VG's (lvcreate -s): the pool
+ * holds a device no LV names. Opening the pool frees it. */
+static void test_orphan_device_freed(void **state)
+{
+	struct lvm_vg *vg = mkvg("to", "m0");
+	unsigned char *w = malloc(CS);
+	struct lvm_thin_pool *p;
+	int t;
+
+	(void)state;
+	mkpool(vg, "pool", 4 << 20);
+	mkthin(vg, "pool", "t", 8 << 20);
+	pattern(w, CS, 5);
+	assert_int_equal(io("to-t", BLK_IO_WRITE, 0, w, CS), 0);
+	assert_int_equal(io("to-t", BLK_IO_WRITE, 5 * CS, w, CS), 0);
+	t = lvm_md_lv_find(vg->md, "t");
+	p = lvm_thin_pool_get(vg, vg->md->lvs[lvm_md_lv_find(vg->md, "pool")].uuid);
+	assert_non_null(p);
+	assert_int_equal(lvm_thin_dev_snapshot(p, vg->md->lvs[t].thin_id, 77, 128), 0);
+	assert_int_equal(lvm_thin_commit(p), 0);
+	assert_int_equal(io("to-t", BLK_IO_WRITE, 0, w, 4096), 0);    /* copy-on-write */
+	assert_int_equal(pool_num(vg, "pool", "used_chunks"), 3);
+	assert_int_equal(pool_num(vg, "pool", "thin_count"), 2);
+	assert_int_equal(io("to-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	reopen(&vg, "to", "m0");
+	assert_int_equal(pool_num(vg, "pool", "thin_count"), 1);
+	assert_int_equal(pool_num(vg, "pool", "used_chunks"), 2);
+	reopen(&vg, "to", "m0");
+	assert_int_equal(pool_num(vg, "pool", "thin_count"), 1);
+	assert_int_equal(pool_num(vg, "pool", "used_chunks"), 2);
+	assert_int_equal(lvm_lv_remove(vg, "t", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), 0);
+	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -557,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_power_cut),
 		cmocka_unit_test(test_meta_parser),
 		cmocka_unit_test(test_vg_md_thin_rules),
+		cmocka_unit_test(test_orphan_device_freed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
