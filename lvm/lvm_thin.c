@@ -907,8 +907,11 @@ int lvm_thin_commit(struct lvm_thin_pool *p)
 		if (!p->rc[c])
 			p->nfree++;
 	}
-	memmove(p->pending, p->pending + n_rel, (p->n_pending - n_rel) * sizeof(*p->pending));
-	p->n_pending -= n_rel;
+	if (n_rel) {
+		memmove(p->pending, p->pending + n_rel,
+			(p->n_pending - n_rel) * sizeof(*p->pending));
+		p->n_pending -= n_rel;
+	}
 	low_water_check(p);
 	pthread_mutex_unlock(&p->lock);
 out:

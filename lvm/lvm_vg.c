@@ -738,6 +738,25 @@ void lvm_vg_status(const struct lvm_vg *vg, struct json_object *o)
 	json_object_object_add(o, "partial", json_object_new_boolean(vg->partial));
 	json_object_object_add(o, "broken", json_object_new_boolean(vg->broken));
 	json_object_object_add(o, "pvs", pvs);
+	{
+		struct json_object *pools = json_object_new_array();
+
+		for (uint32_t i = 0; i < md->n_lvs; i++) {
+			struct lvm_thin_pool *p;
+			struct json_object *j;
+
+			if (md->lvs[i].kind != LVM_LV_THIN_POOL)
+				continue;
+			j = json_object_new_object();
+			json_object_object_add(j, "lv", json_object_new_string(md->lvs[i].name));
+			p = lvm_thin_pool_get((struct lvm_vg *)vg, md->lvs[i].uuid);
+			if (p)
+				lvm_thin_pool_status(p, j);
+			json_object_object_add(j, "active", json_object_new_boolean(p != NULL));
+			json_object_array_add(pools, j);
+		}
+		json_object_object_add(o, "thin_pools", pools);
+	}
 }
 
 struct json_object *lvm_vg_config(const struct lvm_vg *vg)

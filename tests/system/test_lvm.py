@@ -319,6 +319,8 @@ def test_thin_pool_snapshot_nbd_restart(start_blockd, rundir):
     qemu_io(uri(s2, "vt-t2"), "flush")
     lvs = lv_by_name(d, "vt")
     assert lvs["pool"]["data_percent"] > 0 and lvs["pool"]["metadata_percent"] > 0
+    vgp = ctlj(d, "vgs", "vt")[0]["thin_pools"]
+    assert vgp[0]["lv"] == "pool" and vgp[0]["data_percent"] == lvs["pool"]["data_percent"]
     assert lvs["pool_tdata"]["hidden"] and lvs["pool_tmeta"]["hidden"]
     assert lvs["t1"]["origin"] is None and lvs["snap"]["origin"] == "t1"
     assert 0 < lvs["t2"]["data_percent"] < 100
