@@ -316,6 +316,21 @@ def test_thin_pool_snapshot_nbd_restart(start_blockd, rundir):
     qemu_io(uri(ss, "vt-snap"), "read -P 0x44 2M 64k", "read -P 0x11 3M 4k",
             "read -P 0x45 50M 4k")
     fio_verify(s2, "vt-t2", "16M", extra=("--offset=16M",))
+    # Snapshots taken and removed while fio writes and verifies: writes to
+    # the origin wait for each snapshot, none is lost or torn.
+    fio = subprocess.Popen(
+        ["fio", "--name=v", "--ioengine=nbd", f"--uri={uri(s2, 'vt-t2')}", "--rw=randwrite",
+         "--bs=4k", "--bsrange=4k-16k", "--iodepth=16", "--size=8M", "--offset=40M",
+         "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
+         "--loops=40"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for i in range(3):
+        time.sleep(0.3)
+        ctl(d, "lvcreate", "-s", "vt/t2", "-n", f"busy{i}")
+    assert fio.poll() is None, "fio finished before the snapshots"
+    for i in range(3):
+        ctl(d, "lvremove", f"vt/busy{i}")
+    out, _ = fio.communicate(timeout=180)
+    assert fio.returncode == 0, out[-3000:]
     qemu_io(uri(s2, "vt-t2"), "flush")
     lvs = lv_by_name(d, "vt")
     assert lvs["pool"]["data_percent"] > 0 and lvs["pool"]["metadata_percent"] > 0
