@@ -90,6 +90,8 @@ struct lvm_thin_pool {
 	unsigned n_bounce;
 	bool low_water;
 	uint64_t enospc;
+	struct thin_io *space_waiters;   /* wait for a commit to free chunks */
+	bool space_commit_queued;
 	/* Reads in flight by epoch parity: a commit frees chunks only once the
 	 * reads that may still target them (begun before it) are done. */
 	uint64_t read_epoch;
@@ -121,7 +123,7 @@ struct thin_io {
 	uint32_t old_pc, new_pc;
 	uint8_t state;
 	uint8_t read_parity;
-	bool locked, via_bounce;
+	bool locked, via_bounce, space_retried;
 	int status;
 	void *bounce;
 	struct iovec iov[THIN_IOV];
@@ -484,6 +486,22 @@ static struct thin_io *prov_owner(struct lvm_thin_pool *p, const struct thin_io 
 	return NULL;
 }
 
+/* Control thread: the commit that makes pending frees allocatable, then
+ * the writes that waited for it try again (once). */
+static void space_commit_ctl(void *arg)
+{
+	struct lvm_thin_pool *p = arg;
+	struct thin_io *w;
+
+	lvm_thin_commit(p);
+	pthread_mutex_lock(&p->lock);
+	w = p->space_waiters;
+	p->space_waiters = NULL;
+	p->space_commit_queued = false;
+	pthread_mutex_unlock(&p->lock);
+	wake_list(w);
+}
+
 /* Write or discard step. */
 static int thin_write_chunk(struct thin_io *t)
 {
@@ -530,7 +548,28 @@ static int thin_write_chunk(struct thin_io *t)
 		return thin_issue(t);
 	}
 	q = (pc == NONE && p->n_maps >= p->max_maps) ? NONE : chunk_alloc(p);
+	if (q == NONE && p->n_pending && !t->space_retried && blk_reactor_count()) {
+		/* Chunks freed since the last commit (a discard, a removed
+		 * LV) become usable once it is durable: commit, then retry. */
+		w = unlock_chunk(p, t);
+		t->space_retried = true;
+		t->next = p->space_waiters;
+		p->space_waiters = t;
+		if (!p->space_commit_queued) {
+			p->space_commit_queued = true;
+			if (blk_ctl_send(space_commit_ctl, p)) {
+				p->space_commit_queued = false;
+				p->space_waiters = t->next;
+				t->next = NULL;
+				goto nospc;
+			}
+		}
+		pthread_mutex_unlock(&p->lock);
+		wake_list(w);
+		return 1;
+	}
 	if (q == NONE) {
+nospc:
 		p->enospc++;
 		w = unlock_chunk(p, t);
 		pthread_mutex_unlock(&p->lock);

@@ -382,10 +382,14 @@ def test_thin_pool_full_enospc(start_blockd, rundir):
     assert pool["data_percent"] == 100 and pool["low_water"] and pool["enospc_errors"] > 0
     assert "low-water" in d.output()
     qemu_io(uri(sock, "vf-t"), "read -P 0x55 0 6M", "read -P 0x66 6M 2M")
+    # Discard returns chunks to the pool: the next write gets them (the pool
+    # commits the free first), and they read as zeroes elsewhere.
+    qemu_io(uri(sock, "vf-t"), "discard 4M 2M", "write -P 0x88 12M 1M", "read -P 0x88 12M 1M",
+            "read -P 0 4M 2M", "read -P 0 13M 1M", "read -P 0x55 0 4M")
     ctl(d, "lvextend", "-L", "+4M", "vf/pool")
     assert lv_by_name(d, "vf")["pool"]["data_percent"] < 100
     qemu_io(uri(sock, "vf-t"), "write -P 0x77 8M 2M", "read -P 0x77 8M 2M",
-            "read -P 0x55 0 6M")
+            "read -P 0x55 0 4M", "read -P 0x88 12M 1M")
     # Bad thin input is refused.
     for args in (["lvcreate", "--thinpool", "p2", "-L", "4M", "--chunksize", "48K", "vf"],
                  ["lvcreate", "--thinpool", "p2", "-L", "4M", "--chunksize", "32K", "vf"],
