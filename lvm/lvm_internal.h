@@ -103,7 +103,6 @@ void lvm_lv_detach_all(struct lvm_vg *vg);
 struct lvm_lv *lvm_lv_get(struct lvm_vg *vg, const char *name);
 
 /* lvm_thin.c: thin pools (control thread unless said otherwise). */
-size_t lvm_thin_ctx_size(void);
 /* Data path of a thin LV (any reactor). */
 int lvm_thin_submit(struct blk_io *io);
 /* open false: frees pools no longer in vg->md; true: opens pools of vg->md
