@@ -124,6 +124,8 @@ int lvm_thin_dev_snapshot(struct lvm_thin_pool *p, uint32_t origin, uint32_t id,
 /* Unmaps everything of device id and forgets it (no I/O: commit after). */
 int lvm_thin_dev_delete(struct lvm_thin_pool *p, uint32_t id);
 int lvm_thin_dev_resize(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t nvc);
+/* Unmaps device id's chunks from virtual chunk nvc on (no I/O: commit after). */
+int lvm_thin_dev_truncate(struct lvm_thin_pool *p, uint32_t id, uint64_t nvc);
 void lvm_thin_pool_status(struct lvm_thin_pool *p, struct json_object *o);
 void lvm_thin_dev_status(struct lvm_thin_pool *p, uint32_t id, uint64_t size,
 			 struct json_object *o);
@@ -132,7 +134,9 @@ int lvm_thin_pool_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *e
 			 size_t errlen);
 int lvm_thin_lv_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err, size_t errlen);
 int lvm_thin_remove(struct lvm_vg *vg, uint32_t i, char *err, size_t errlen);
-int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, char *err, size_t errlen);
+/* Grows a pool or a thin LV; shrinks a thin LV nobody has open with force. */
+int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, bool force, char *err,
+		    size_t errlen);
 
 /* lvm_alloc.c: allocation over md (pure). */
 int lvm_alloc_extend(struct lvm_md *md, uint32_t lv, uint64_t add, uint32_t stripes,

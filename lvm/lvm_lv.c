@@ -685,7 +685,7 @@ int lvm_lv_resize(struct lvm_vg *vg, const char *name, uint64_t size, bool force
 	if (size == 0 || size > LVM_SIZE_MAX)
 		return lvm_errf(err, errlen, -EINVAL, "bad LV size");
 	if (vg->md->lvs[i].kind != LVM_LV_LINEAR)
-		return lvm_thin_resize(vg, (uint32_t)i, size, err, errlen);
+		return lvm_thin_resize(vg, (uint32_t)i, size, force, err, errlen);
 	last = &vg->md->segs[vg->md->lvs[i].first_seg + vg->md->lvs[i].n_segs - 1];
 	le = size_to_le(vg->md, size, last->stripes);
 	if (le == vg->md->lvs[i].le_count)

@@ -899,6 +899,28 @@ int lvm_thin_dev_delete(struct lvm_thin_pool *p, uint32_t id)
 	return 0;
 }
 
+int lvm_thin_dev_truncate(struct lvm_thin_pool *p, uint32_t id, uint64_t nvc)
+{
+	struct lvm_thin_dev *d;
+
+	pthread_mutex_lock(&p->lock);
+	d = dev_find(p, id);
+	if (!d) {
+		pthread_mutex_unlock(&p->lock);
+		return -ENOENT;
+	}
+	for (uint64_t pg = nvc >> PAGE_SHIFT_ENTRIES; pg < d->ndir; pg++)
+		for (uint32_t e = 0; d->dir[pg] && e < PAGE_ENTRIES; e++) {
+			uint64_t vc = (pg << PAGE_SHIFT_ENTRIES) | e;
+
+			if (vc >= nvc && d->dir[pg][e])
+				lvm_thin_dev_unmap(p, d, vc);
+		}
+	p->gen++;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
 /* ------------------------------------------------------------- status */
 
 void lvm_thin_pool_status(struct lvm_thin_pool *p, struct json_object *o)

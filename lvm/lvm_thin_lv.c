@@ -260,7 +260,38 @@ int lvm_thin_remove(struct lvm_vg *vg, uint32_t i, char *err, size_t errlen)
 	return lvm_vg_commit(vg, md, NULL, 0, err, errlen);
 }
 
-int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, char *err, size_t errlen)
+/* Shrinking a thin LV: its chunks past the new end are unmapped and the
+ * pool commits that before the VG records the smaller size, so a crash in
+ * between leaves the LV at its old size reading zeroes past the new end,
+ * and a later lvextend can never bring the old data back. */
+static int thin_shrink(struct lvm_vg *vg, uint32_t i, uint64_t le, char *err, size_t errlen)
+{
+	const struct lvm_lv_md *l = &vg->md->lvs[i];
+	struct lvm_thin_pool *p = lvm_thin_pool_get(vg, l->link);
+	struct lvm_lv *lv = lvm_lv_get(vg, l->name);
+	struct lvm_md *md;
+	int ret;
+
+	if (!p)
+		return lvm_errf(err, errlen, -EIO, "the pool of %s/%s is not active", vg->md->vg_name,
+				l->name);
+	if (lv && blk_bdev_refs(&lv->bdev))
+		return lvm_errf(err, errlen, -EBUSY, "LV %s is open", lv->bdev.name);
+	ret = lvm_thin_dev_truncate(p, l->thin_id, le * (vg->md->extent_size /
+							 lvm_thin_chunk_size(p)));
+	if (!ret)
+		ret = lvm_thin_commit(p);
+	if (ret)
+		return lvm_errf(err, errlen, ret, "thin pool commit failed: %s", strerror(-ret));
+	md = lvm_md_clone(vg->md);
+	if (!md)
+		return -ENOMEM;
+	md->lvs[i].le_count = le;
+	return lvm_vg_commit(vg, md, NULL, 0, err, errlen);
+}
+
+int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, bool force, char *err,
+		    size_t errlen)
 {
 	const struct lvm_lv_md *l = &vg->md->lvs[i];
 	uint64_t le = bytes_to_le(vg->md, size);
@@ -272,9 +303,15 @@ int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, char *err, siz
 	if (l->kind == LVM_LV_POOL_DATA || l->kind == LVM_LV_POOL_META)
 		return lvm_errf(err, errlen, -EINVAL, "%s/%s is part of a thin pool: resize the pool",
 				vg->md->vg_name, l->name);
-	if (le < l->le_count)
-		return lvm_errf(err, errlen, -ENOTSUP, "%s/%s: thin pools and thin LVs only grow",
+	if (le < l->le_count && l->kind == LVM_LV_THIN_POOL)
+		return lvm_errf(err, errlen, -ENOTSUP, "%s/%s: thin pools only grow",
 				vg->md->vg_name, l->name);
+	if (le < l->le_count && !force)
+		return lvm_errf(err, errlen, -EPERM,
+				"shrinking %s/%s loses the data past the new end: use --force",
+				vg->md->vg_name, l->name);
+	if (le < l->le_count)
+		return thin_shrink(vg, i, le, err, errlen);
 	if (le == l->le_count)
 		return 0;
 	md = lvm_md_clone(vg->md);

@@ -183,7 +183,18 @@ static void test_map_zero_fill_persist(void **state)
 	assert_int_equal(io("tv-t", BLK_IO_WRITE, (127 << 20), w, 4096), 0);
 	assert_int_equal(lvm_lv_resize(vg, "pool", 20 << 20, false, err, sizeof(err)), 0);
 	assert_int_equal(pool_num(vg, "pool", "data_chunks"), 20 * 16);
-	assert_int_equal(lvm_lv_resize(vg, "t", 1 << 20, true, err, sizeof(err)), -ENOTSUP);
+	assert_int_equal(lvm_lv_resize(vg, "pool", 8 << 20, true, err, sizeof(err)), -ENOTSUP);
+	/* Shrink with force: the chunks past the end go, and growing again
+	 * shows zeroes there, not the old data. */
+	assert_int_equal(lvm_lv_resize(vg, "t", 40 << 20, false, err, sizeof(err)), -EPERM);
+	assert_int_equal(lvm_lv_resize(vg, "t", 40 << 20, true, err, sizeof(err)), 0);
+	assert_int_equal(blk_bdev_size(blk_bdev_find("tv-t")), 40 << 20);
+	assert_int_equal(pool_num(vg, "pool", "used_chunks"), 4);
+	assert_int_equal(lvm_lv_resize(vg, "t", 64 << 20, false, err, sizeof(err)), 0);
+	assert_int_equal(io("tv-t", BLK_IO_READ, (40 << 20), r, 4 * CS), 0);
+	assert_true(all_bytes(r, 0, 4 * CS));
+	assert_int_equal(io("tv-t", BLK_IO_READ, 3 * CS + 8192, r, 4096), 0);
+	assert_memory_equal(r, w, 4096);
 	/* Refusals: pool with thin LVs, hidden LVs. */
 	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), -EBUSY);
 	assert_int_equal(lvm_lv_remove(vg, "pool_tdata", err, sizeof(err)), -EINVAL);
