@@ -559,6 +559,59 @@ static void test_vg_md_thin_rules(void **state)
 	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
 }
 
+/* Eight 4K writes in flight at once into one unmapped chunk (and eight into
+ * a chunk shared with a snapshot): the first allocates, the others wait for
+ * it, none is lost. */
+static void test_concurrent_same_chunk(void **state)
+{
+	struct lvm_vg *vg = mkvg("tc", "m0");
+	struct blk_bdev *b;
+	unsigned char *w = malloc(16 * 4096), *r = malloc(CS), *base = malloc(CS);
+	struct iovec iov[16];
+	struct done d[16];
+
+	(void)state;
+	mkpool(vg, "pool", 4 << 20);
+	mkthin(vg, "pool", "t", 8 << 20);
+	pattern(base, CS, 40);
+	assert_int_equal(io("tc-t", BLK_IO_WRITE, CS, base, CS), 0);
+	mksnap(vg, "t", "s");
+	b = blk_bdev_find("tc-t");
+	for (int i = 0; i < 16; i++) {
+		memset(w + i * 4096, 0x30 + i, 4096);
+		iov[i] = (struct iovec){ w + i * 4096, 4096 };
+		d[i] = (struct done){ 0, 0 };
+		/* 0..7 into chunk 0 (unmapped), 8..15 into chunk 1 (shared). */
+		assert_int_equal(blk_bdev_submit(b, R, BLK_IO_WRITE, 0,
+						 (uint64_t)(i < 8 ? 0 : CS) + (i % 8) * 8192, 4096,
+						 &iov[i], 1, done_cb, &d[i]), 0);
+	}
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(poll_until(R, &d[i].calls, 1), 1);
+		assert_int_equal(d[i].status, 0);
+	}
+	assert_int_equal(io("tc-t", BLK_IO_READ, 0, r, CS), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_true(all_bytes(r + i * 8192, 0x30 + i, 4096));
+		assert_true(all_bytes(r + i * 8192 + 4096, 0, 4096));
+	}
+	assert_int_equal(io("tc-t", BLK_IO_READ, CS, r, CS), 0);
+	for (int i = 0; i < 8; i++) {
+		assert_true(all_bytes(r + i * 8192, 0x38 + i, 4096));
+		assert_memory_equal(r + i * 8192 + 4096, base + i * 8192 + 4096, 4096);
+	}
+	assert_int_equal(io("tc-s", BLK_IO_READ, CS, r, CS), 0);
+	assert_memory_equal(r, base, CS);
+	assert_int_equal(pool_num(vg, "pool", "used_chunks"), 3);
+	assert_int_equal(lvm_lv_remove(vg, "s", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "t", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), 0);
+	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
+	free(w);
+	free(r);
+	free(base);
+}
+
 /* A crash between the pool's commit and the VG's (lvcreate -s): the pool
  * holds a device no LV names. Opening the pool frees it. */
 static void test_orphan_device_freed(void **state)
@@ -605,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_meta_parser),
 		cmocka_unit_test(test_vg_md_thin_rules),
 		cmocka_unit_test(test_orphan_device_freed),
+		cmocka_unit_test(test_concurrent_same_chunk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
