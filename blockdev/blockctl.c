@@ -754,7 +754,7 @@ static void print_lv_one(struct json_object *r)
 	if (json_object_object_get_ex(r, "metadata_percent", &v) && v)
 		snprintf(meta, sizeof(meta), "%.2f", json_object_get_double(v));
 	snprintf(name, sizeof(name), num(r, "hidden") ? "[%s]" : "%s", str(r, "lv"));
-	printf("%-18s %-10s %-10s %10s %-10s %-10s %6s %6s %-24s%s\n", name, str(r, "vg"),
+	printf("%-18s %-10s %-18s %10s %-10s %-10s %6s %6s %-24s%s\n", name, str(r, "vg"),
 	       type[0] ? type : "linear", human_size(num(r, "size"), a, sizeof(a)), str(r, "pool"),
 	       str(r, "origin"), data, meta, str(r, "bdev"),
 	       num(r, "low_water") ? " low-water" : "");
@@ -762,7 +762,7 @@ static void print_lv_one(struct json_object *r)
 
 static void print_lvs(struct json_object *r)
 {
-	printf("%-18s %-10s %-10s %10s %-10s %-10s %6s %6s %-24s\n", "LV", "VG", "Type", "LSize",
+	printf("%-18s %-10s %-18s %10s %-10s %-10s %6s %6s %-24s\n", "LV", "VG", "Type", "LSize",
 	       "Pool", "Origin", "Data%", "Meta%", "Bdev");
 	if (!json_object_is_type(r, json_type_array)) {
 		print_lv_one(r);
