@@ -330,6 +330,21 @@ static int rpc_lv_create(struct vsl_rpc_call *call, struct json_object *params)
 				    "snapshot), not both");
 		return 0;
 	}
+	if (p.type && ((!strcmp(p.type, "thin") && !o.thin_pool) ||
+		       (!strcmp(p.type, "snapshot") && !o.origin) ||
+		       ((!strcmp(p.type, "linear") || !strcmp(p.type, "striped")) &&
+			(o.thin_pool || o.origin)))) {
+		vsl_rpc_reply_errno(call, -EINVAL, "type '%s' needs %s", p.type,
+				    !strcmp(p.type, "thin") ? "'thin_pool'"
+				    : !strcmp(p.type, "snapshot") ? "'origin'"
+				    : "neither 'thin_pool' nor 'origin'");
+		return 0;
+	}
+	if (!o.pool && (p.chunk_size || p.meta_size)) {
+		vsl_rpc_reply_errno(call, -EINVAL,
+				    "'chunk_size' and 'pool_metadata_size' are for thin pools");
+		return 0;
+	}
 	if ((o.thin_pool || o.origin) && (o.pool || p.stripes > 1)) {
 		vsl_rpc_reply_errno(call, -EINVAL, "a thin LV is neither a pool nor striped");
 		return 0;

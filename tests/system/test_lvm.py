@@ -401,3 +401,12 @@ def test_thin_pool_full_enospc(start_blockd, rundir):
                  ["lvreduce", "--force", "-L", "1M", "vf/t"]):
         r = d.ctl(*args)
         assert r.returncode in (1, 2) and r.stderr.strip(), (args, r.stdout, r.stderr)
+    for params, why in (({"type": "thin", "size": MB}, "thin_pool"),
+                        ({"type": "snapshot"}, "origin"),
+                        ({"size": MB, "chunk_size": 65536}, "thin pools"),
+                        ({"thin_pool": "pool", "origin": "t"}, "not both"),
+                        ({"type": "bogus", "size": MB}, "type")):
+        with pytest.raises(vessel.RpcError) as e:
+            d.rpc("lv-create", dict({"vg": "vf", "name": "x"}, **params))
+        assert why in str(e.value), (params, str(e.value))
+    assert "x" not in lv_by_name(d, "vf")
