@@ -155,6 +155,7 @@ static void vg_destroy(struct blk_bdev *b)
 			break;
 		}
 	lvm_lv_detach_all(vg);
+	lvm_thin_pools_free(vg);
 	for (uint32_t i = 0; i < LVM_MAX_PVS; i++) {
 		/* At shutdown a PV created after the VG (vgextend) is gone already. */
 		if (vg->pv[i] && blk_bdev_find(vg->md->pvs[i].name_hint) == vg->pv[i])
@@ -656,6 +657,10 @@ int lvm_vg_deactivate(struct lvm_vg *vg, char *err, size_t errlen)
 	for (struct lvm_lv *lv = vg->lvs; lv; lv = lv->next)
 		if (blk_bdev_refs(&lv->bdev))
 			return lvm_errf(err, errlen, -EBUSY, "LV %s is open", lv->bdev.name);
+	/* Thin pools commit what their LVs wrote since the last flush. */
+	if (!vg->broken && !vg->partial)
+		for (struct lvm_thin_pool *p = vg->pools; p; p = lvm_thin_pool_next(p))
+			lvm_thin_commit(p);
 	while (vg->lvs) {
 		struct lvm_lv *lv = vg->lvs;
 
@@ -733,6 +738,25 @@ void lvm_vg_status(const struct lvm_vg *vg, struct json_object *o)
 	json_object_object_add(o, "partial", json_object_new_boolean(vg->partial));
 	json_object_object_add(o, "broken", json_object_new_boolean(vg->broken));
 	json_object_object_add(o, "pvs", pvs);
+	{
+		struct json_object *pools = json_object_new_array();
+
+		for (uint32_t i = 0; i < md->n_lvs; i++) {
+			struct lvm_thin_pool *p;
+			struct json_object *j;
+
+			if (md->lvs[i].kind != LVM_LV_THIN_POOL)
+				continue;
+			j = json_object_new_object();
+			json_object_object_add(j, "lv", json_object_new_string(md->lvs[i].name));
+			p = lvm_thin_pool_get((struct lvm_vg *)vg, md->lvs[i].uuid);
+			if (p)
+				lvm_thin_pool_status(p, j);
+			json_object_object_add(j, "active", json_object_new_boolean(p != NULL));
+			json_object_array_add(pools, j);
+		}
+		json_object_object_add(o, "thin_pools", pools);
+	}
 }
 
 struct json_object *lvm_vg_config(const struct lvm_vg *vg)
