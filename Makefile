@@ -197,8 +197,14 @@ $(O)/bench/%: bench/%.c $(O)/libcommon.a $(O)/config.mk
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libcommon.a $(PKG_LIBS)
 
+# The vhost-user-blk front end: standalone (speaks the protocol itself).
+$(O)/bench/vub_bench: bench/blockdev/vub_bench.c $(O)/config.mk
+	@mkdir -p $(@D)
+	@echo "  BENCH   $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 .PHONY: bench-bins
-bench-bins: all $(BENCH_BINS)
+bench-bins: all $(BENCH_BINS) $(O)/bench/vub_bench
 
 # ---------------------------------------------------------------------------
 .PHONY: deps test test-only asan demo bench install clean

@@ -368,18 +368,21 @@ static int queue_retry(struct vub_queue *q)
 	return n;
 }
 
+/* The kick eventfd is watched with a multishot poll: every write by the
+ * front end wakes the reactor, with no read() and no new SQE per kick. The
+ * eventfd's counter is never drained while the queue runs (it would take
+ * 2^64 kicks to fill it); a new poll is armed only when the kernel ends the
+ * old one. */
 static void kick_fired(struct blk_uring_op *op, int res)
 {
 	struct vub_queue *q = VSL_CONTAINER_OF(op, struct vub_queue, kick_op);
-	uint64_t v;
 
+	if (op->cqe_flags & IORING_CQE_F_MORE)
+		return;
 	q->kick_armed = false;
-	if (res < 0 || (res & (POLLERR | POLLHUP | POLLNVAL)))
-		return;     /* the queue is still polled; a new kickfd comes with a restart */
-	/* Reset the eventfd; a kick after this read fires the next poll. */
-	if (read(q->vring.kickfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		VSL_WARN_RL(&bad_rl, "export %s: queue %u: kick read: %s", q->dev->ex->name,
-			    q->qid, strerror(errno));
+	if (res < 0 && res != -ECANCELED && res != -ENOENT)
+		VSL_WARN_RL(&bad_rl, "export %s: queue %u: kick poll: %s", q->dev->ex->name,
+			    q->qid, strerror(-res));
 }
 
 static void kick_arm(struct vub_queue *q)
@@ -391,7 +394,7 @@ static void kick_arm(struct vub_queue *q)
 	sqe = blk_reactor_sqe(q->r, &q->kick_op);
 	if (!sqe)
 		return;     /* the ring is busy: its completions wake us anyway */
-	io_uring_prep_poll_add(sqe, q->vring.kickfd, POLLIN);
+	io_uring_prep_poll_multishot(sqe, q->vring.kickfd, POLLIN);
 	q->kick_armed = true;
 }
 
