@@ -146,8 +146,9 @@ $(patsubst %.c,$(O)/%,$(1)): $(1) $(call comp_libs,$(call unit_comps,$(call unit
 endef
 $(foreach t,$(UNIT_SRCS),$(eval $(call UNIT_RULE,$(t))))
 
+# vub_bench (bench/blockdev) doubles as the vhost-user-blk front end of the system tests.
 .PHONY: unit-bins
-unit-bins: all $(UNIT_BINS)
+unit-bins: all $(UNIT_BINS) $(O)/bench/vub_bench
 
 # ---------------------------------------------------------------------------
 # Fuzz targets (libFuzzer, clang): tests/fuzz/fuzz_<name>.c, linked with the

@@ -16,6 +16,10 @@
  *   vub_bench --socket PATH --rw randread|randwrite|read|write [--bs 4096]
  *             [--qd 32] [--queues 1] [--runtime 5] [--pid PID] [--label NAME]
  *             [--verify]   (write a pattern, read it back, compare; exit 1 on mismatch)
+ *   vub_bench --socket PATH --bad addr|range|loop
+ *             sends one malformed request (a buffer outside the shared memory,
+ *             a sector past the end, a descriptor loop) and reports what came
+ *             back within 2 s: {"bad": ..., "completed": bool, "status": N}.
  */
 #include <stddef.h>
 #include <errno.h>
@@ -246,9 +250,10 @@ int main(int argc, char **argv)
 		{ "socket", 1, NULL, 's' }, { "rw", 1, NULL, 'w' }, { "bs", 1, NULL, 'b' },
 		{ "qd", 1, NULL, 'q' }, { "queues", 1, NULL, 'Q' }, { "runtime", 1, NULL, 't' },
 		{ "pid", 1, NULL, 'p' }, { "label", 1, NULL, 'l' }, { "verify", 0, NULL, 'v' },
+		{ "bad", 1, NULL, 'B' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *rw = NULL, *label = "server";
+	const char *path = NULL, *rw = NULL, *label = "server", *bad = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vq vqs[MAX_QUEUES] = { 0 };
 	size_t ring_bytes, used_off, per_q, total;
@@ -269,6 +274,7 @@ int main(int argc, char **argv)
 		case 'p': pid = atoi(optarg); break;
 		case 'l': label = optarg; break;
 		case 'v': verify = true; break;
+		case 'B': bad = optarg; rw = "read"; break;
 		default: usage();
 		}
 	}
@@ -390,6 +396,27 @@ int main(int argc, char **argv)
 		vu_send(VU_SET_VRING_ENABLE, &st, 8, NULL, 0);
 	}
 
+	if (bad) {
+		struct vq *q = &vqs[0];
+		uint64_t end = now_ns() + 2000000000ull;
+		bool completed = false;
+
+		submit(q, 0, 0, false, now_ns());
+		if (!strcmp(bad, "addr"))
+			q->desc[1].addr = total + 4096;
+		else if (!strcmp(bad, "range"))
+			q->reqs[0].hdr.sector = dev_size / 512;
+		else if (!strcmp(bad, "loop"))
+			q->desc[2].flags |= VRING_DESC_F_NEXT, q->desc[2].next = 0;
+		else
+			usage();
+		publish(q);
+		while (now_ns() < end && !completed)
+			completed = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) != 0;
+		printf("{\"bad\":\"%s\",\"completed\":%s,\"status\":%d}\n", bad,
+		       completed ? "true" : "false", completed ? q->reqs[0].status : -1);
+		return 0;
+	}
 	/* Verify: fill the first qd * nq blocks with a pattern, then read them. */
 	for (int phase = verify ? 0 : 2; phase < 3; phase++) {
 		bool wr = phase == 0 ? true : phase == 1 ? false : write_io;
