@@ -493,8 +493,11 @@ static void reactor_quiesce(struct blk_reactor *r)
 		struct io_uring_cqe *cqe;
 
 		if (io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts) == 0) {
+			bool more = cqe->flags & IORING_CQE_F_MORE;
+
 			io_uring_cqe_seen(&r->ring, cqe);
-			r->inflight--;
+			if (!more)
+				r->inflight--;
 		}
 	}
 	if (r->inflight)
