@@ -146,8 +146,9 @@ $(patsubst %.c,$(O)/%,$(1)): $(1) $(call comp_libs,$(call unit_comps,$(call unit
 endef
 $(foreach t,$(UNIT_SRCS),$(eval $(call UNIT_RULE,$(t))))
 
+# vub_bench (bench/blockdev) doubles as the vhost-user-blk front end of the system tests.
 .PHONY: unit-bins
-unit-bins: all $(UNIT_BINS)
+unit-bins: all $(UNIT_BINS) $(O)/bench/vub_bench
 
 # ---------------------------------------------------------------------------
 # Fuzz targets (libFuzzer, clang): tests/fuzz/fuzz_<name>.c, linked with the
@@ -197,8 +198,14 @@ $(O)/bench/%: bench/%.c $(O)/libcommon.a $(O)/config.mk
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(O)/libcommon.a $(PKG_LIBS)
 
+# The vhost-user-blk front end: standalone (speaks the protocol itself).
+$(O)/bench/vub_bench: bench/blockdev/vub_bench.c $(O)/config.mk
+	@mkdir -p $(@D)
+	@echo "  BENCH   $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 .PHONY: bench-bins
-bench-bins: all $(BENCH_BINS)
+bench-bins: all $(BENCH_BINS) $(O)/bench/vub_bench
 
 # ---------------------------------------------------------------------------
 .PHONY: deps test test-only asan demo bench install clean

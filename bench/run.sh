@@ -23,6 +23,11 @@ if command -v fio >/dev/null && command -v qemu-storage-daemon >/dev/null; then
   /usr/bin/python3 "$repo/bench/blockdev/bench_nbd.py" --build "$build" --size 1G --runtime 10
 fi
 
+# vhost-user-blk: bench/blockdev/vub_bench as the front end, blockd vs qemu-storage-daemon.
+if command -v fio >/dev/null && command -v qemu-storage-daemon >/dev/null && [ -x "$build/bench/vub_bench" ]; then
+  /usr/bin/python3 "$repo/bench/blockdev/bench_vhost_blk.py" --build "$build" --size 1G --runtime 10
+fi
+
 # RAID: RAID0/RAID1 against one member alone, rebuild against the member's write rate.
 if command -v fio >/dev/null; then
   /usr/bin/python3 "$repo/bench/raid/bench_raid.py" --build "$build" --size 256M --runtime 5

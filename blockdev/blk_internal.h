@@ -31,6 +31,7 @@
 
 struct blk_uring_op {
 	void (*fn)(struct blk_uring_op *op, int res);
+	uint32_t cqe_flags;     /* the CQE's flags, set before fn runs (IORING_CQE_F_MORE) */
 };
 
 /* A free SQE with user_data set to op, or NULL when the ring is full even after

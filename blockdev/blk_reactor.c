@@ -324,18 +324,25 @@ static int reap(struct blk_reactor *r)
 	struct io_uring_cqe *cqes[BLK_REAP_MAX];
 	struct blk_uring_op *ops[BLK_REAP_MAX];
 	int res[BLK_REAP_MAX];
-	unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, BLK_REAP_MAX);
+	uint32_t flags[BLK_REAP_MAX];
+	unsigned n = io_uring_peek_batch_cqe(&r->ring, cqes, BLK_REAP_MAX), done = 0;
 
 	/* Copy out and release the CQ slots before running callbacks. */
 	for (unsigned i = 0; i < n; i++) {
 		ops[i] = io_uring_cqe_get_data(cqes[i]);
 		res[i] = cqes[i]->res;
+		flags[i] = cqes[i]->flags;
+		/* A multishot request stays in flight until its last CQE. */
+		done += !(flags[i] & IORING_CQE_F_MORE);
 	}
 	io_uring_cq_advance(&r->ring, n);
-	r->inflight -= n;
-	for (unsigned i = 0; i < n; i++)
-		if (ops[i])
+	r->inflight -= done;
+	for (unsigned i = 0; i < n; i++) {
+		if (ops[i]) {
+			ops[i]->cqe_flags = flags[i];
 			ops[i]->fn(ops[i], res[i]);
+		}
+	}
 	return (int)n;
 }
 
@@ -374,6 +381,11 @@ int blk_reactor_poll(struct blk_reactor *r, int timeout_ms)
 unsigned blk_reactor_id(const struct blk_reactor *r)
 {
 	return r->id;
+}
+
+int blk_reactor_cpu(const struct blk_reactor *r)
+{
+	return r->cpu;
 }
 
 struct blk_reactor *blk_reactor_self(void)
@@ -481,8 +493,11 @@ static void reactor_quiesce(struct blk_reactor *r)
 		struct io_uring_cqe *cqe;
 
 		if (io_uring_wait_cqe_timeout(&r->ring, &cqe, &ts) == 0) {
+			bool more = cqe->flags & IORING_CQE_F_MORE;
+
 			io_uring_cqe_seen(&r->ring, cqe);
-			r->inflight--;
+			if (!more)
+				r->inflight--;
 		}
 	}
 	if (r->inflight)
