@@ -262,11 +262,11 @@ static void test_rebuild_with_io(void **state)
 		assert_int_equal(fill(b, (uint64_t)i * MB, 64 * 1024, 0x10 + i), 0);
 	assert_int_equal(raid_member_fail(s, "m1"), 0);
 	assert_int_equal(fill(b, 6 * MB + 512 * 1024, 4096, 0x77), 0);   /* degraded */
-	assert_int_equal(raid_member_add(s, "m2", err, sizeof(err)), -ENOSPC);
+	assert_int_equal(raid_member_add(s, "m2", false, err, sizeof(err)), -ENOSPC);
 	assert_int_equal(raid_member_remove(s, "m1", err, sizeof(err)), 0);
 	assert_null(blk_bdev_claimed_by(blk_bdev_find("m1")));
 	raid_set_rebuild_rate(s, 8 * MB);      /* slow enough to write during it */
-	assert_int_equal(raid_member_add(s, "m2", err, sizeof(err)), 0);
+	assert_int_equal(raid_member_add(s, "m2", false, err, sizeof(err)), 0);
 	assert_int_equal(state_of(s, 1), RAID_MEMBER_REBUILDING);
 	while (raid_set_rebuilding(s)) {
 		/* Writes land everywhere, also in and around the window. */
