@@ -22,7 +22,10 @@ date, commit):
   - member_write / rebuild: 1M sequential write QD8 on one member, then a RAID1
     rebuild onto a fresh member with no foreground I/O; ratio = rebuild / write
     (the rebuild's own time, from blockd's log, and the wall time of raid-add
-    until raid-status says it is over).
+    until raid-status says it is over);
+  - copy_ceiling: fio reading one file and writing another at once (2M, QD4,
+    O_DIRECT): what the device gives a copy when source and target share it,
+    as every member file does here; ratio_to_copy_ceiling compares with it.
 Not part of `make test`.
 """
 import argparse
@@ -96,6 +99,22 @@ def fio_files(paths, runtime):
     if r.returncode:
         raise RuntimeError(r.stderr or r.stdout)
     return [j["read"]["iops"] for j in json.loads(r.stdout[r.stdout.index("{"):])["jobs"]]
+
+
+def fio_copy(src, dst, runtime):
+    """The device's copy ceiling: sequential 2M reads (QD4) of src and writes
+    (QD4) to dst at the same time, O_DIRECT, as a rebuild does them.
+    Returns (read, write) bytes/s."""
+    cmd = ["fio", "--output-format=json"]
+    for name, path, rw in (("r", src, "read"), ("w", dst, "write")):
+        cmd += [f"--name={name}", f"--filename={path}", "--direct=1", "--ioengine=io_uring",
+                f"--rw={rw}", "--bs=2M", "--iodepth=4", "--time_based",
+                f"--runtime={runtime}", "--ramp_time=1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + 120)
+    if r.returncode:
+        raise RuntimeError(r.stderr or r.stdout)
+    jobs = json.loads(r.stdout[r.stdout.index("{"):])["jobs"]
+    return jobs[0]["read"]["bw_bytes"], jobs[1]["write"]["bw_bytes"]
 
 
 def settle(path):
@@ -212,28 +231,44 @@ def main():
                  runs_raid1=[round(x) for x in r1], runs_member=[round(x) for x in mem])
         if "rebuild" not in cases:
             return 0
-        uri = export("m0")
-        j = fio(uri, ["--rw=write", "--bs=1M", "--iodepth=8"], a.runtime)
-        write_rate = j["write"]["bw_bytes"]
-        emit(case="member_write", job="seqwrite-1m-qd8", mb_s=round(write_rate / MB, 1))
-        unexport("m0")
+        # Member write rate, copy ceiling and rebuild alternate --repeat times
+        # (the rebuilt member is failed, removed and added again each time);
+        # medians are reported.
+        writes, copies, rebuilds, walls = [], [], [], []
         rpc("raid-fail", {"name": "r1", "member": "m2"})
         rpc("raid-remove", {"name": "r1", "member": "m2"})
-        t0 = time.monotonic()
-        rpc("raid-add", {"name": "r1", "member": "m3"})
-        while rpc("raid-status", {"name": "r1"})[0]["rebuild"]["running"]:
-            time.sleep(0.02)
-        secs = time.monotonic() - t0
-        st = rpc("raid-status", {"name": "r1"})[0]
-        done = st["rebuild"]["rebuilt_bytes"]
-        with open(os.path.join(rundir, "blockd.log")) as f:
-            m = re.findall(r"rebuild done: (\d+) bytes in (\d+) ms", f.read())
-        own = int(m[-1][1]) / 1000 if m and int(m[-1][1]) else secs
-        rate = done / own
-        emit(case="rebuild", bytes=done, seconds=round(own, 3), wall_seconds=round(secs, 3),
-             mb_s=round(rate / MB, 1), wall_mb_s=round(done / secs / MB, 1),
+        for k in range(a.repeat):
+            uri = export("m0")
+            j = fio(uri, ["--rw=write", "--bs=1M", "--iodepth=8"], a.runtime)
+            writes.append(j["write"]["bw_bytes"])
+            unexport("m0")
+            copies.append(min(fio_copy(paths[1], paths[0], a.runtime)))
+            if k:
+                rpc("raid-fail", {"name": "r1", "member": "m3"})
+                rpc("raid-remove", {"name": "r1", "member": "m3"})
+            t0 = time.monotonic()
+            rpc("raid-add", {"name": "r1", "member": "m3"})
+            while rpc("raid-status", {"name": "r1"})[0]["rebuild"]["running"]:
+                time.sleep(0.02)
+            secs = time.monotonic() - t0
+            st = rpc("raid-status", {"name": "r1"})[0]
+            with open(os.path.join(rundir, "blockd.log")) as f:
+                m = re.findall(r"rebuild done: (\d+) bytes in (\d+) ms", f.read())
+            own = int(m[-1][1]) / 1000 if m and int(m[-1][1]) else secs
+            done = int(m[-1][0]) if m else size - MB
+            rebuilds.append(done / own)
+            walls.append(done / secs)
+        med = statistics.median
+        write_rate, copy, rate = med(writes), med(copies), med(rebuilds)
+        emit(case="member_write", job="seqwrite-1m-qd8", mb_s=round(write_rate / MB, 1),
+             runs_mb_s=[round(x / MB) for x in writes])
+        emit(case="copy_ceiling", job="seqread-2m-qd4+seqwrite-2m-qd4-direct",
+             copy_mb_s=round(copy / MB, 1), runs_mb_s=[round(x / MB) for x in copies])
+        emit(case="rebuild", bytes=done, mb_s=round(rate / MB, 1),
+             wall_mb_s=round(med(walls) / MB, 1), runs_mb_s=[round(x / MB) for x in rebuilds],
              member_write_mb_s=round(write_rate / MB, 1), ratio=round(rate / write_rate, 2),
-             wall_ratio=round(done / secs / write_rate, 2))
+             wall_ratio=round(med(walls) / write_rate, 2), copy_ceiling_mb_s=round(copy / MB, 1),
+             ratio_to_copy_ceiling=round(rate / copy, 2))
     finally:
         d.terminate()
         d.wait(20)
