@@ -225,7 +225,10 @@ def main():
             r1.append(fio(uri, rand, a.runtime)["read"]["iops"])
             unexport("r1")
         if r1:
+            # Both members really serve reads: their own read counters.
+            reads_per = [rpc("bdev-stats", {"name": m})[0]["counters"]["read"] for m in ("m1", "m2")]
             emit(case="raid1", job="randread-4k-qd32", iops=round(statistics.median(r1)),
+                 member_reads=reads_per,
                  member_iops=round(statistics.median(mem)),
                  scaling=round(statistics.median(r1) / statistics.median(mem), 2),
                  runs_raid1=[round(x) for x in r1], runs_member=[round(x) for x in mem])
