@@ -520,7 +520,7 @@ bool raid_set_busy_bdev(const struct blk_bdev *b)
 
 int raid_member_fail(struct raid_set *s, const char *member)
 {
-	int i = member_find(s, member), st;
+	int i = member_find(s, member), st, ret;
 
 	if (i < 0)
 		return -ENOENT;
@@ -538,7 +538,9 @@ int raid_member_fail(struct raid_set *s, const char *member)
 	}
 	raid_set_member_state_locked(s, (unsigned)i, RAID_MEMBER_FAILED, "raid-fail");
 	pthread_mutex_unlock(&s->lock);
-	return raid_meta_sync(s);
+	ret = raid_meta_sync(s);
+	raid_rebuild_start(s);          /* a spare promoted in its place */
+	return ret;
 }
 
 int raid_member_remove(struct raid_set *s, const char *member, char *err, size_t errlen)
