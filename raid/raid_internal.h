@@ -170,7 +170,7 @@ struct raid_rebuild {
 	/* Foreground priority: requests seen, and when they last changed. */
 	unsigned fg_seen;
 	uint64_t fg_last_ns;
-	uint64_t fg_yields;              /* chunks held back for foreground I/O */
+	uint64_t fg_yields;              /* chunks copied one at a time for foreground I/O */
 	/* Checkpoint (rebuild passes): [0, ckpt_pos) is on the slots of ckpt_mask,
 	 * durable; written in the superblock. Under lock. */
 	uint64_t ckpt_pos;

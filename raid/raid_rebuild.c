@@ -26,8 +26,8 @@
  * and the writes never race. The pass runs while I/O continues.
  *
  * Foreground I/O first: when the set saw requests in the last RAID_RB_FG_NS,
- * only one chunk is in flight (fg_yields counts the chunks held back); the
- * rate limit (bytes/s) holds chunk starts back on top of that.
+ * only one chunk is in flight (fg_yields counts the chunks copied that way);
+ * the rate limit (bytes/s) holds chunk starts back on top of that.
  *
  * Checkpoints (rebuild passes): about once a second the targets are flushed
  * and then the position below which every chunk is copied goes into the
@@ -669,7 +669,7 @@ static int rb_run(struct raid_set *s, struct blk_reactor *r)
 {
 	uint64_t now = vsl_time_mono_ns();
 	unsigned busy = 0, depth;
-	bool more = true;
+	bool more = true, fg = false;
 	int work = 0;
 
 	for (unsigned k = 0; k < RAID_RB_SLOTS; k++) {
@@ -687,8 +687,7 @@ static int rb_run(struct raid_set *s, struct blk_reactor *r)
 	depth = s->rb.kind == RAID_PASS_SCRUB ? 1 : RAID_RB_SLOTS;
 	if (depth > 1 && foreground_busy(s, now)) {
 		depth = 1;
-		if (busy >= 1)
-			s->rb.fg_yields++;
+		fg = true;
 	}
 	for (unsigned k = 0; k < RAID_RB_SLOTS && busy < depth && more; k++) {
 		struct raid_rb_slot *c = &s->rb.slot[k];
@@ -699,6 +698,7 @@ static int rb_run(struct raid_set *s, struct blk_reactor *r)
 			break;
 		more = slot_start(s, c);
 		if (more) {
+			s->rb.fg_yields += fg;
 			busy++;
 			work += 1 + slot_drain(s, c, r);
 		}
