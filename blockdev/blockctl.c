@@ -286,6 +286,34 @@ static int build_raid_member(int argc, char **argv, struct json_object **params)
 	return 0;
 }
 
+/* raid-add NAME MEMBER [--spare]. */
+static int build_raid_add(int argc, char **argv, struct json_object **params)
+{
+	char *rest[2];
+	int n = 0;
+	bool spare = false;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--spare") || !strcmp(argv[i], "spare=true")) {
+			spare = true;
+		} else if (argv[i][0] == '-' || n == 2) {
+			fprintf(stderr, "%s: raid-add: unexpected argument '%s'\n"
+				"Usage: %s raid-add NAME MEMBER [--spare]\n", prog, argv[i], prog);
+			return -EINVAL;
+		} else {
+			rest[n++] = argv[i];
+		}
+	}
+	if (n != 2) {
+		fprintf(stderr, "%s: raid-add: NAME and MEMBER are needed\n", prog);
+		return -EINVAL;
+	}
+	build_raid_member(2, rest, params);
+	if (spare)
+		json_object_object_add(*params, "spare", json_object_new_boolean(true));
+	return 0;
+}
+
 static void print_raid_one(struct json_object *r)
 {
 	struct json_object *members = obj(r, "members"), *bm = obj(r, "bitmap"),
@@ -811,8 +839,9 @@ int main(int argc, char **argv)
 		  build_raid_member, print_raid },
 		{ "raid-remove", "NAME MEMBER", "take a failed member out of its set", 2, 2,
 		  "raid-remove", build_raid_member, print_raid },
-		{ "raid-add", "NAME MEMBER", "add a member to a RAID1 set and rebuild it", 2, 2,
-		  "raid-add", build_raid_member, print_raid },
+		{ "raid-add", "NAME MEMBER [--spare]",
+		  "add a member to a RAID1 set and rebuild it (--spare: keep it as a hot spare)", 2, 3,
+		  "raid-add", build_raid_add, print_raid },
 		{ "raid-scrub", "NAME [repair=true]",
 		  "compare RAID1 members (repair copies from the first active one)", 1, 2,
 		  "raid-scrub", build_inject, print_raid },

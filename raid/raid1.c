@@ -242,7 +242,7 @@ static void write_issue(struct raid1_io *rio)
 			if (member_writable(st) && (!flush || (s->m[i].bdev->caps & BLK_CAP_FLUSH)))
 				rio->to_issue |= 1u << i;
 		}
-		if (!flush && (unsigned)__builtin_popcount(rio->to_issue) < s->n)
+		if (!flush && (unsigned)__builtin_popcount(rio->active) < s->width)
 			atomic_fetch_add(&s->degraded_writes, 1);
 	}
 	rio->pending++;
@@ -307,6 +307,7 @@ static void write_admit(struct raid1_io *rio)
 		return;
 	}
 	rio->admitted = true;
+	atomic_fetch_add_explicit(&s->fg_writes, 1, memory_order_relaxed);
 	rio->h.fprev = NULL;
 	rio->h.fnext = s->inflight;
 	if (s->inflight)

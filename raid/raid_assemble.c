@@ -157,6 +157,7 @@ static int assemble(struct raid_set *s, const struct raid_create_opts *o, struct
 		return errf(err, errlen, -EINVAL, "set '%s' has block size %u, members %u", ref->name,
 			    ref->block_size, s->bdev.block_size);
 	s->n = ref->n_members;
+	s->width = ref->width;
 	s->strip_size = ref->strip_size;
 	s->data_offset = ref->data_offset;
 	s->data_size = ref->data_size;
@@ -197,6 +198,12 @@ static int assemble(struct raid_set *s, const struct raid_create_opts *o, struct
 				 p[i].sb.events, ref->events);
 			atomic_store(&s->m[slot].state, RAID_MEMBER_REBUILDING);
 			*changed = true;
+		} else if (p[i].sb.events == ref->events && (ref->rebuild_mask & (1u << slot))) {
+			/* Rebuilt up to the checkpoint before the set stopped. */
+			for (unsigned b = 0; b < RAID_BITMAP_BYTES; b++)
+				bitmap[b] |= p[i].sb.bitmap[b];
+			s->rb.ckpt_mask |= 1u << slot;
+			s->rb.ckpt_pos = ref->rebuild_pos;
 		} else if (ref->state[slot] == RAID_MEMBER_EMPTY) {
 			/* Removed from the set after this superblock was written. */
 			VSL_WARN("raid %s: member %s was removed from the set: rebuilding it",
@@ -244,6 +251,23 @@ static int assemble(struct raid_set *s, const struct raid_create_opts *o, struct
 	}
 	if (o->level == RAID_LEVEL_1 && !raid_active_count(s))
 		return errf(err, errlen, -ENODEV, "set '%s' has no active member", o->name);
+	/* A failed or missing member with a spare waiting: the spare takes over. */
+	for (unsigned k = 0, have = 0; k <= s->n && o->level == RAID_LEVEL_1; k++) {
+		if (k == s->n) {
+			for (unsigned j = 0; j < s->n && have < s->width; j++) {
+				if (!s->m[j].bdev || raid_member_state(s, j) != RAID_MEMBER_SPARE)
+					continue;
+				VSL_WARN("raid %s: spare %s replaces a missing or failed member",
+					 o->name, s->m[j].name);
+				atomic_store(&s->m[j].state, RAID_MEMBER_REBUILDING);
+				have++;
+				*changed = true;
+			}
+			break;
+		}
+		have += raid_member_state(s, k) == RAID_MEMBER_ACTIVE ||
+			raid_member_state(s, k) == RAID_MEMBER_REBUILDING;
+	}
 	*ref_out = *ref;
 	return 0;
 }
@@ -343,6 +367,7 @@ int raid_set_create(const struct raid_create_opts *o, struct raid_set **out, cha
 			atomic_store(&s->m[i].state, RAID_MEMBER_ACTIVE);
 		}
 		s->events = 1;
+		s->width = s->n;
 		if (o->level == RAID_LEVEL_1 && !o->assume_clean)
 			memset(bitmap, 0xff, sizeof(bitmap));   /* initial resync; trimmed below */
 	} else {
@@ -386,6 +411,11 @@ int raid_set_create(const struct raid_create_opts *o, struct raid_set **out, cha
 	ret = raid_bitmap_init(s, region, bitmap);
 	if (ret)
 		goto err_fini;
+	/* A resumed rebuild copies again the regions dirty at the crash. */
+	memcpy(s->rb.resume_dirty, s->bm.bits, sizeof(s->rb.resume_dirty));
+	if (s->rb.ckpt_mask)
+		VSL_INFO("raid %s: rebuild checkpoint at %" PRIu64 " MiB: the rebuild resumes there",
+			 o->name, s->rb.ckpt_pos >> 20);
 	ret = raid_rebuild_init(s);
 	if (ret)
 		goto err_fini;
@@ -413,6 +443,9 @@ int raid_set_create(const struct raid_create_opts *o, struct raid_set **out, cha
 		goto err_fini;
 	}
 	raid_set_link(s);
+	pthread_mutex_lock(&s->lock);
+	s->registered = true;
+	pthread_mutex_unlock(&s->lock);
 	VSL_INFO("raid %s: RAID%u %s, %u members, %" PRIu64 " bytes, events %" PRIu64, o->name,
 		 s->level, fresh ? "created" : "assembled", s->n, blk_bdev_size(&s->bdev), s->events);
 	free(p);

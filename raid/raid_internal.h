@@ -30,7 +30,12 @@
 #include "raid.h"
 #include "raid_sb.h"
 
-enum { RAID_REBUILD_CHUNK = 4 << 20 };   /* bytes copied per rebuild step */
+enum {
+	RAID_REBUILD_CHUNK = 2 << 20,   /* bytes copied per rebuild step (at most) */
+	RAID_RB_SLOTS = 4,              /* chunks in flight with no foreground I/O */
+	RAID_RB_CKPT_NS = 1000000000,   /* rebuild checkpoint interval */
+	RAID_RB_FG_NS = 100000000,      /* foreground I/O this recent: one chunk in flight */
+};
 
 struct raid_set;
 struct raid_io;
@@ -110,13 +115,29 @@ struct raid_bitmap {
 
 /* Rebuild and resync (raid_rebuild.c). */
 enum raid_rb_phase {
-	RAID_RB_IDLE,
-	RAID_RB_NEXT,        /* choose the next chunk */
-	RAID_RB_DRAIN,       /* window set; waiting for overlapping writes */
-	RAID_RB_READ,
-	RAID_RB_WRITE,
-	RAID_RB_WRITE_RETRY, /* a target was out of I/O contexts */
+	RAID_RB_IDLE,        /* between passes */
+	RAID_RB_RUN,         /* a pass: the slots copy chunks */
 	RAID_RB_DONE,
+};
+
+/* One chunk in flight. */
+enum raid_rb_slot_phase {
+	RAID_RBS_FREE,
+	RAID_RBS_DRAIN,      /* window set; waiting for overlapping writes */
+	RAID_RBS_READ,
+	RAID_RBS_WRITE,
+	RAID_RBS_WRITE_RETRY,/* a target was out of I/O contexts */
+};
+
+struct raid_rb_slot {
+	enum raid_rb_slot_phase phase;   /* home reactor only */
+	uint64_t pos, len;               /* the chunk (member data offsets) */
+	uint64_t win_start, win_end;     /* under lock; win_end == 0: no window */
+	unsigned source;
+	uint32_t to_write;               /* targets the chunk still goes to */
+	unsigned pending;
+	unsigned char *buf;              /* RAID_REBUILD_CHUNK, aligned */
+	struct iovec iov;                /* over buf, kept until the I/O completes */
 };
 
 enum raid_pass_kind {
@@ -132,24 +153,39 @@ struct raid_rebuild {
 	enum raid_pass_kind kind;        /* the current (or last) pass */
 	uint8_t regions[RAID_BITMAP_BYTES];   /* resync: regions to copy */
 	uint64_t resync_pending;         /* regions still to resync (set at assembly) */
-	uint32_t to_write;               /* targets the current chunk still goes to */
 	atomic_uint targets;             /* members written by this pass; a member
 					  * failed or removed leaves it at once */
-	unsigned source;
-	uint64_t pos, chunk_len;         /* current chunk (member data offsets) */
-	uint64_t win_start, win_end;     /* under lock; win_end == 0: no window */
-	unsigned pending;
-	int status;
-	uint8_t idx[RAID_MAX_MEMBERS];
-	unsigned char *buf;              /* RAID_REBUILD_CHUNK, aligned */
-	struct iovec iov;                /* over buf, kept until the I/O completes */
+	unsigned source;                 /* status: the pass's first source */
+	struct raid_rb_slot slot[RAID_RB_SLOTS];
+	uint16_t idx[RAID_RB_SLOTS * RAID_MAX_MEMBERS];   /* callback args: slot * 32 + member */
+	uint8_t ck_idx[RAID_MAX_MEMBERS];
+	uint64_t next_pos;               /* where the next chunk starts */
+	uint64_t end_pos;                /* the pass stops here */
 	uint64_t rate;                   /* bytes/s, 0 unlimited */
-	uint64_t pass_start_ns, pass_bytes, pass_total;
+	uint64_t pass_start_ns, pass_total;
+	uint64_t issued_bytes;           /* chunks started this pass (rate limit) */
 	uint64_t done_bytes;             /* copied this pass */
 	uint64_t resynced_bytes, rebuilt_bytes;   /* totals */
 	uint64_t passes;
-	struct blk_bdev *ref;            /* the set held open while running */
-	/* Scrub. */
+	/* Foreground priority: requests seen, and when they last changed. */
+	unsigned fg_seen;
+	uint64_t fg_last_ns;
+	uint64_t fg_yields;              /* chunks copied one at a time for foreground I/O */
+	/* Checkpoint (rebuild passes): [0, ckpt_pos) is on the slots of ckpt_mask,
+	 * durable; written in the superblock. Under lock. */
+	uint64_t ckpt_pos;
+	uint32_t ckpt_mask;
+	uint64_t ckpt_writes;
+	bool ck_busy;                    /* flushes before a checkpoint in flight */
+	unsigned ck_pending;
+	uint64_t ck_cand;                /* the position those flushes make durable */
+	uint64_t ck_last_ns;
+	/* Resume after a restart: rebuild from resume_pos; below it only the
+	 * regions dirty in resume_dirty (writes maybe in flight at the crash). */
+	uint64_t resume_pos;
+	uint64_t resumed_from;           /* status: where the last pass resumed */
+	uint8_t resume_dirty[RAID_BITMAP_BYTES];
+	/* Scrub (one chunk at a time, in slot 0). */
 	bool scrub_pending, scrub_repair;     /* under lock */
 	int scrub_t;                     /* member being compared */
 	unsigned char *buf2;             /* its copy of the chunk (allocated on demand) */
@@ -172,7 +208,13 @@ struct raid_set {
 	struct raid_set *next;           /* control thread list */
 	uint8_t uuid[16];
 	unsigned level;
-	unsigned n;                      /* slots */
+	_Atomic unsigned n;              /* slots; grows (under lock) when a spare
+					  * gets a new slot, never shrinks */
+	unsigned width;                  /* copies wanted (RAID1), under lock */
+	bool promote_pending;            /* under lock: a spare was promoted on a
+					  * reactor; the control thread starts it */
+	bool registered;                 /* under lock: in the registry (a promotion
+					  * may message the control thread) */
 	uint32_t strip_size, strip_shift;
 	uint64_t data_offset, data_size;
 	struct blk_reactor *home;
@@ -185,7 +227,8 @@ struct raid_set {
 	struct raid_rebuild rb;
 	struct raid_io *inflight;        /* RAID1 writes in flight, under lock */
 	struct raid_chan chan[BLK_MAX_REACTORS];
-	atomic_uint rr;                  /* RAID1 read tie-break */
+	atomic_uint rr;                  /* RAID1 read tie-break (and reads seen) */
+	atomic_uint fg_writes;           /* RAID1 writes admitted (rebuild priority) */
 	_Atomic uint64_t degraded_writes, read_retries, failures;
 	struct json_object *ignored;     /* members ignored at assembly (control thread) */
 };
@@ -225,6 +268,10 @@ static inline unsigned raid_active_count(const struct raid_set *s)
  * logs. Returns the generation to wait for. */
 uint64_t raid_set_member_state_locked(struct raid_set *s, unsigned i, int state,
 				      const char *why);
+/* Under lock: turns spares into rebuilding members while fewer than `width`
+ * members are active or rebuilding; asks the control thread to start the
+ * rebuild. Returns how many were promoted. */
+unsigned raid_promote_spares_locked(struct raid_set *s);
 /* Counts an I/O to member i in its `outstanding` when its state is in
  * state_mask (raid_state_bit()s); false (nothing counted) otherwise. Takes the
  * lock: for the rebuild and metadata paths, not per request. */

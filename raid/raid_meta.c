@@ -74,6 +74,12 @@ void raid_meta_fill_locked(struct raid_set *s, unsigned slot, uint64_t seq, stru
 	sb->region_size = s->bm.region_size;
 	for (unsigned i = 0; i < s->n; i++)
 		sb->state[i] = (uint8_t)raid_member_state(s, i);
+	sb->width = s->width;
+	/* The checkpoint covers rebuilding slots only (raid_sb_check). */
+	for (unsigned i = 0; i < s->n; i++)
+		if ((s->rb.ckpt_mask & (1u << i)) && sb->state[i] == RAID_MEMBER_REBUILDING)
+			sb->rebuild_mask |= 1u << i;
+	sb->rebuild_pos = sb->rebuild_mask ? s->rb.ckpt_pos : 0;
 	memcpy(sb->bitmap, s->bm.bits, sizeof(sb->bitmap));
 }
 

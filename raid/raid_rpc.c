@@ -126,6 +126,7 @@ VSL_RPC_REGISTER("raid-create", rpc_raid_create,
 struct name_params {
 	const char *name;
 	const char *member;
+	bool spare;
 };
 
 static struct raid_set *find_or_reply(struct vsl_rpc_call *call, const char *name)
@@ -166,6 +167,7 @@ static int member_call(struct vsl_rpc_call *call, struct json_object *params, in
 	static const struct vsl_rpc_param table[] = {
 		VSL_RPC_PARAM("name", struct name_params, name, VSL_RPC_STRING, false),
 		VSL_RPC_PARAM("member", struct name_params, member, VSL_RPC_STRING, false),
+		VSL_RPC_PARAM("spare", struct name_params, spare, VSL_RPC_BOOL, true),
 	};
 	struct name_params p = { 0 };
 	struct raid_set *s;
@@ -174,6 +176,10 @@ static int member_call(struct vsl_rpc_call *call, struct json_object *params, in
 
 	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &p))
 		return -EINVAL;
+	if (p.spare && what != 'a') {
+		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS, "'spare' applies to raid-add only");
+		return -EINVAL;
+	}
 	s = find_or_reply(call, p.name);
 	if (!s)
 		return 0;
@@ -192,7 +198,7 @@ static int member_call(struct vsl_rpc_call *call, struct json_object *params, in
 		ret = raid_member_remove(s, p.member, err, sizeof(err));
 		break;
 	default:
-		ret = raid_member_add(s, p.member, err, sizeof(err));
+		ret = raid_member_add(s, p.member, p.spare, err, sizeof(err));
 		break;
 	}
 	if (ret) {
@@ -221,7 +227,8 @@ static int rpc_raid_add(struct vsl_rpc_call *call, struct json_object *params)
 	return member_call(call, params, 'a');
 }
 VSL_RPC_REGISTER("raid-add", rpc_raid_add,
-		 "add a bdev to an empty slot of a RAID1 set and rebuild it: {name, member}")
+		 "add a bdev to a RAID1 set and rebuild it, or keep it as a spare that is "
+		 "promoted when a member fails: {name, member, spare}")
 
 /* ------------------------------------------------------------ raid-scrub */
 

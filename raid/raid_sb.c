@@ -92,6 +92,21 @@ int raid_sb_check(const struct raid_sb *sb, char *err, size_t errlen)
 	}
 	if (sb->state[sb->slot] == RAID_MEMBER_EMPTY)
 		return vsl_errf(err, errlen, -EINVAL, "own slot %u is empty", sb->slot);
+	if (sb->width == 0 || sb->width > sb->n_members ||
+	    (sb->level == RAID_LEVEL_0 && sb->width != sb->n_members))
+		return vsl_errf(err, errlen, -EINVAL, "width %u of a %u-member RAID%u set", sb->width,
+				sb->n_members, sb->level);
+	if ((uint64_t)sb->rebuild_mask >> sb->n_members)
+		return vsl_errf(err, errlen, -EINVAL, "rebuild checkpoint names slots past %u",
+				sb->n_members - 1);
+	for (uint32_t i = 0; i < sb->n_members; i++)
+		if ((sb->rebuild_mask & (1u << i)) && sb->state[i] != RAID_MEMBER_REBUILDING)
+			return vsl_errf(err, errlen, -EINVAL,
+					"rebuild checkpoint for slot %u, which is not rebuilding", i);
+	if (sb->rebuild_pos > sb->data_size || sb->rebuild_pos % sb->block_size ||
+	    (!sb->rebuild_mask && sb->rebuild_pos) || (sb->level == RAID_LEVEL_0 && sb->rebuild_mask))
+		return vsl_errf(err, errlen, -EINVAL, "bad rebuild checkpoint %llu (slots 0x%x)",
+				(unsigned long long)sb->rebuild_pos, sb->rebuild_mask);
 	for (uint32_t r = sb->n_regions; r < RAID_BITMAP_BITS; r++)
 		if (raid_sb_bit(sb->bitmap, r))
 			return vsl_errf(err, errlen, -EINVAL, "bitmap bit %u past the last region", r);
@@ -119,6 +134,9 @@ void raid_sb_encode(const struct raid_sb *sb, void *buf)
 	d->data_size = htobe64(sb->data_size);
 	d->region_size = htobe64(sb->region_size);
 	memcpy(d->state, sb->state, sizeof(d->state));
+	d->rebuild_pos = htobe64(sb->rebuild_pos);
+	d->rebuild_mask = htobe32(sb->rebuild_mask);
+	d->width = htobe32(sb->width);
 	memcpy(d->bitmap, sb->bitmap, sizeof(d->bitmap));
 	d->crc = htobe32(vsl_crc32c(0, d, sizeof(*d)));
 }
@@ -126,7 +144,7 @@ void raid_sb_encode(const struct raid_sb *sb, void *buf)
 int raid_sb_decode(const void *buf, size_t len, struct raid_sb *sb, char *err, size_t errlen)
 {
 	struct raid_sb_disk d;
-	uint32_t crc;
+	uint32_t crc, version;
 
 	if (!buf || len < RAID_SB_SIZE)
 		return vsl_errf(err, errlen, -ENODATA, "short superblock (%zu bytes)", len);
@@ -137,15 +155,19 @@ int raid_sb_decode(const void *buf, size_t len, struct raid_sb *sb, char *err, s
 	d.crc = 0;
 	if (vsl_crc32c(0, &d, sizeof(d)) != crc)
 		return vsl_errf(err, errlen, -EBADMSG, "superblock CRC mismatch");
-	if (be32toh(d.version) != RAID_SB_VERSION)
+	version = be32toh(d.version);
+	if (version < RAID_SB_VERSION_MIN || version > RAID_SB_VERSION)
 		return vsl_errf(err, errlen, -EPROTONOSUPPORT, "unknown superblock version %u",
-			    be32toh(d.version));
+			    version);
 	if (d.flags)
 		return vsl_errf(err, errlen, -EPROTONOSUPPORT, "unknown superblock flags 0x%x",
 			    be32toh(d.flags));
 	for (size_t i = 0; i < sizeof(d.reserved); i++)
 		if (d.reserved[i])
 			return vsl_errf(err, errlen, -EINVAL, "reserved bytes are not zero");
+	/* Version 1 had no checkpoint and no spares: those bytes were reserved. */
+	if (version == 1 && (d.rebuild_pos || d.rebuild_mask || d.width))
+		return vsl_errf(err, errlen, -EINVAL, "reserved bytes are not zero");
 	memset(sb, 0, sizeof(*sb));
 	sb->seq = be64toh(d.seq);
 	sb->events = be64toh(d.events);
@@ -161,6 +183,9 @@ int raid_sb_decode(const void *buf, size_t len, struct raid_sb *sb, char *err, s
 	sb->data_size = be64toh(d.data_size);
 	sb->region_size = be64toh(d.region_size);
 	memcpy(sb->state, d.state, sizeof(sb->state));
+	sb->rebuild_pos = be64toh(d.rebuild_pos);
+	sb->rebuild_mask = be32toh(d.rebuild_mask);
+	sb->width = version == 1 ? sb->n_members : be32toh(d.width);
 	memcpy(sb->bitmap, d.bitmap, sizeof(sb->bitmap));
 	return raid_sb_check(sb, err, errlen);
 }

@@ -246,6 +246,11 @@ uint64_t raid_set_member_state_locked(struct raid_set *s, unsigned i, int state,
 	atomic_store(&s->m[i].state, state);
 	if (state == RAID_MEMBER_FAILED || state == RAID_MEMBER_EMPTY)
 		atomic_fetch_and(&s->rb.targets, ~(1u << i));   /* never promoted by this pass */
+	if (state != RAID_MEMBER_REBUILDING) {
+		s->rb.ckpt_mask &= ~(1u << i);
+		if (!s->rb.ckpt_mask)
+			s->rb.ckpt_pos = 0;
+	}
 	s->events++;
 	s->meta.gen++;
 	if (state == RAID_MEMBER_FAILED)
@@ -256,9 +261,44 @@ uint64_t raid_set_member_state_locked(struct raid_set *s, unsigned i, int state,
 	}
 	VSL_WARN("raid %s: member %s (slot %u) %s -> %s (%s), events %" PRIu64 ", %u of %u active%s",
 		 s->bdev.name, s->m[i].name[0] ? s->m[i].name : "-", i, raid_member_state_name((unsigned)old),
-		 raid_member_state_name((unsigned)state), why, s->events, raid_active_count(s), s->n,
-		 raid_active_count(s) < s->n ? ", degraded" : "");
+		 raid_member_state_name((unsigned)state), why, s->events, raid_active_count(s), s->width,
+		 raid_active_count(s) < s->width ? ", degraded" : "");
+	if (state == RAID_MEMBER_FAILED || state == RAID_MEMBER_EMPTY)
+		raid_promote_spares_locked(s);
 	return s->meta.gen;
+}
+
+static void promote_start(void *arg)
+{
+	raid_rebuild_start(arg);
+}
+
+unsigned raid_promote_spares_locked(struct raid_set *s)
+{
+	unsigned n = 0, have = 0;
+
+	if (s->level != RAID_LEVEL_1 || s->failed)
+		return 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		int st = raid_member_state(s, i);
+
+		have += st == RAID_MEMBER_ACTIVE || st == RAID_MEMBER_REBUILDING;
+	}
+	for (unsigned i = 0; i < s->n && have < s->width; i++) {
+		if (!s->m[i].bdev || raid_member_state(s, i) != RAID_MEMBER_SPARE)
+			continue;
+		raid_set_member_state_locked(s, i, RAID_MEMBER_REBUILDING,
+					     "spare promoted: the set is degraded");
+		have++;
+		n++;
+	}
+	/* The control thread starts the pass (a running one takes it next). */
+	if (n && !s->rb.running && !s->promote_pending && s->registered) {
+		s->promote_pending = true;
+		if (blk_ctl_send(promote_start, s))
+			s->promote_pending = false;     /* no control thread: the caller starts it */
+	}
+	return n;
 }
 
 bool raid_member_get(struct raid_set *s, unsigned i, unsigned state_mask)
@@ -314,7 +354,7 @@ static const char *set_state(struct raid_set *s)
 	if (raid_set_rebuilding(s))
 		return s->rb.resync_pending ? "resyncing"
 		       : s->rb.kind == RAID_PASS_SCRUB ? "scrubbing" : "rebuilding";
-	return active < s->n ? "degraded" : "online";
+	return active < s->width ? "degraded" : "online";
 }
 
 void raid_set_status(struct raid_set *s, struct json_object *o)
@@ -331,6 +371,7 @@ void raid_set_status(struct raid_set *s, struct json_object *o)
 	json_object_object_add(o, "raid_state", json_object_new_string(set_state(s)));
 	json_object_object_add(o, "set_uuid", json_object_new_string(uuid));
 	json_object_object_add(o, "strip_size", json_object_new_int64(s->strip_size));
+	json_object_object_add(o, "width", json_object_new_int((int)s->width));
 	json_object_object_add(o, "data_offset", json_object_new_int64((int64_t)s->data_offset));
 	json_object_object_add(o, "member_data_size", json_object_new_int64((int64_t)s->data_size));
 	pthread_mutex_lock(&s->lock);
@@ -458,7 +499,7 @@ bool raid_set_rebuilding(struct raid_set *s)
 	bool r;
 
 	pthread_mutex_lock(&s->lock);
-	r = s->rb.running;
+	r = s->rb.running || s->promote_pending;
 	pthread_mutex_unlock(&s->lock);
 	return r;
 }
@@ -479,7 +520,7 @@ bool raid_set_busy_bdev(const struct blk_bdev *b)
 
 int raid_member_fail(struct raid_set *s, const char *member)
 {
-	int i = member_find(s, member), st;
+	int i = member_find(s, member), st, ret;
 
 	if (i < 0)
 		return -ENOENT;
@@ -497,7 +538,9 @@ int raid_member_fail(struct raid_set *s, const char *member)
 	}
 	raid_set_member_state_locked(s, (unsigned)i, RAID_MEMBER_FAILED, "raid-fail");
 	pthread_mutex_unlock(&s->lock);
-	return raid_meta_sync(s);
+	ret = raid_meta_sync(s);
+	raid_rebuild_start(s);          /* a spare promoted in its place */
+	return ret;
 }
 
 int raid_member_remove(struct raid_set *s, const char *member, char *err, size_t errlen)
@@ -527,7 +570,8 @@ int raid_member_remove(struct raid_set *s, const char *member, char *err, size_t
 	return raid_meta_sync(s);
 }
 
-int raid_member_add(struct raid_set *s, const char *member, char *err, size_t errlen)
+int raid_member_add(struct raid_set *s, const char *member, bool spare, char *err,
+		    size_t errlen)
 {
 	struct raid_probe p = { 0 };
 	struct blk_bdev *b;
@@ -538,7 +582,7 @@ int raid_member_add(struct raid_set *s, const char *member, char *err, size_t er
 		return errf(err, errlen, -EINVAL, "members are added to RAID1 sets only");
 	for (k = 0; k < s->n && s->m[k].bdev; k++)
 		;
-	if (k == s->n)
+	if (k == s->n && (!spare || s->n == RAID_MAX_MEMBERS))
 		return errf(err, errlen, -ENOSPC, "set %s has no empty slot: remove a member first",
 			    s->bdev.name);
 	ret = blk_bdev_open(member, s->bdev.name, &b);
@@ -560,14 +604,27 @@ int raid_member_add(struct raid_set *s, const char *member, char *err, size_t er
 		goto err_close;
 	}
 	if (p.ret == 0)
-		VSL_INFO("raid %s: %s was a member (events %" PRIu64 ", set %" PRIu64 "): rebuilding",
-			 s->bdev.name, member, p.sb.events, s->events);
+		VSL_INFO("raid %s: %s was a member (events %" PRIu64 ", set %" PRIu64 "): %s",
+			 s->bdev.name, member, p.sb.events, s->events,
+			 spare ? "a spare now, not read" : "rebuilding, not read");
 	pthread_mutex_lock(&s->lock);
 	s->m[k].bdev = b;
 	snprintf(s->m[k].name, sizeof(s->m[k].name), "%s", member);
 	atomic_store(&s->m[k].read_errors, 0);
 	atomic_store(&s->m[k].write_errors, 0);
-	raid_set_member_state_locked(s, k, RAID_MEMBER_REBUILDING, "raid-add");
+	atomic_store(&s->m[k].outstanding, 0);
+	if (k == s->n) {
+		/* A new slot: everything about it is set before the data path can
+		 * see it through n (spares take no I/O but the metadata writes). */
+		atomic_store(&s->m[k].state, RAID_MEMBER_EMPTY);
+		atomic_store(&s->n, k + 1);
+	}
+	if (spare) {
+		raid_set_member_state_locked(s, k, RAID_MEMBER_SPARE, "raid-add --spare");
+		raid_promote_spares_locked(s);
+	} else {
+		raid_set_member_state_locked(s, k, RAID_MEMBER_REBUILDING, "raid-add");
+	}
 	pthread_mutex_unlock(&s->lock);
 	ret = raid_meta_sync(s);
 	if (ret)

@@ -84,8 +84,11 @@ int raid_member_fail(struct raid_set *s, const char *member);
  * -ENOENT, -EBUSY active/rebuilding or I/O still in flight to it. */
 int raid_member_remove(struct raid_set *s, const char *member, char *err, size_t errlen);
 /* Adds a bdev into an empty slot (RAID1) and starts rebuilding it. A member
- * of another set is refused; a former member of this set is rebuilt. */
-int raid_member_add(struct raid_set *s, const char *member, char *err, size_t errlen);
+ * of another set is refused; a former member of this set is rebuilt. With
+ * spare, it waits as a spare (in an empty slot, else a new one): it is
+ * promoted and rebuilt onto when fewer than `width` members are active or
+ * rebuilding (at once if the set is degraded already). */
+int raid_member_add(struct raid_set *s, const char *member, bool spare, char *err, size_t errlen);
 /* Queues a scrub (RAID1): the active members are compared chunk by chunk with
  * the first one, mismatching regions are reported in the status ("scrub"), and
  * with repair the first active member's data is copied over the others'. Runs

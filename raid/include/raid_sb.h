@@ -11,7 +11,7 @@
  *
  *   off  size  field
  *     0     4  magic          0x56524149 ("VRAI")
- *     4     4  version        1
+ *     4     4  version        2 (1 is read: the fields at 192..207 are zero there)
  *     8     4  crc            CRC32C of the 4096 bytes with this field zero
  *    12     4  flags          0 (no flag is defined; non-zero is refused)
  *    16     8  seq            metadata update sequence number
@@ -29,7 +29,14 @@
  *   152     8  region_size    bytes per bitmap bit (power of two >= 1 MiB)
  *   160    32  state[32]      each slot's state (enum raid_member_state); slots
  *                             >= n_members are 0
- *   192   320  reserved       zero
+ *   192     8  rebuild_pos    rebuild checkpoint: bytes [0, rebuild_pos) of the
+ *                             data area are copied onto the slots in rebuild_mask
+ *   200     4  rebuild_mask   slots (bit i = slot i, each "rebuilding") the
+ *                             checkpoint covers; 0: none (rebuild_pos is 0 then)
+ *   204     4  width          copies wanted (RAID1: 1..n_members; spares and
+ *                             failed slots replaced by one do not count; RAID0:
+ *                             n_members). Version 1: n_members
+ *   208   304  reserved       zero
  *   512  3584  bitmap         write-intent bitmap, bit r = byte r/8, bit r%8;
  *                             bits >= n_regions are zero
  *
@@ -48,7 +55,8 @@
 
 enum {
 	RAID_SB_MAGIC = 0x56524149,
-	RAID_SB_VERSION = 1,
+	RAID_SB_VERSION = 2,
+	RAID_SB_VERSION_MIN = 1,
 	RAID_SB_SIZE = 4096,
 	RAID_SB_COPIES = 2,
 	RAID_MAX_MEMBERS = 32,
@@ -97,9 +105,14 @@ struct raid_sb_disk {
 	uint64_t data_size;
 	uint64_t region_size;
 	uint8_t state[RAID_MAX_MEMBERS];
-	uint8_t reserved[RAID_BITMAP_OFF - 192];
+	uint64_t rebuild_pos;
+	uint32_t rebuild_mask;
+	uint32_t width;
+	uint8_t reserved[RAID_BITMAP_OFF - 208];
 	uint8_t bitmap[RAID_BITMAP_BYTES];
 };
+_Static_assert(__builtin_offsetof(struct raid_sb_disk, rebuild_pos) == 192, "layout");
+_Static_assert(__builtin_offsetof(struct raid_sb_disk, width) == 204, "layout");
 _Static_assert(sizeof(struct raid_sb_disk) == RAID_SB_SIZE, "superblock is 4 KiB");
 _Static_assert(__builtin_offsetof(struct raid_sb_disk, level) == 112, "layout");
 _Static_assert(__builtin_offsetof(struct raid_sb_disk, data_offset) == 136, "layout");
@@ -122,6 +135,9 @@ struct raid_sb {
 	uint64_t data_size;
 	uint64_t region_size;
 	uint8_t state[RAID_MAX_MEMBERS];
+	uint64_t rebuild_pos;
+	uint32_t rebuild_mask;
+	uint32_t width;
 	uint8_t bitmap[RAID_BITMAP_BYTES];
 };
 

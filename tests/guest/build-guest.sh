@@ -29,7 +29,9 @@ cache="$out/cache"
 
 # The drivers the guest needs. Required ones must exist as a module or be built
 # in; the helpers are split out of virtio_pci only in some kernel versions, and
-# failover/net_failover are virtio_net dependencies, so those are "if present".
+# failover/net_failover are virtio_net dependencies, so those are "if present";
+# ext4 (which also mounts ext2; it needs the crc32c shash loaded) lets tests
+# put a file system on a disk.
 required_modules=(virtio virtio_ring virtio_pci virtio_net virtio_blk)
 optional_modules=(virtio_pci_modern_dev virtio_pci_legacy_dev net_failover failover)
 fs_modules=(crc32c_generic ext4)

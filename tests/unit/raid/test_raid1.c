@@ -262,11 +262,11 @@ static void test_rebuild_with_io(void **state)
 		assert_int_equal(fill(b, (uint64_t)i * MB, 64 * 1024, 0x10 + i), 0);
 	assert_int_equal(raid_member_fail(s, "m1"), 0);
 	assert_int_equal(fill(b, 6 * MB + 512 * 1024, 4096, 0x77), 0);   /* degraded */
-	assert_int_equal(raid_member_add(s, "m2", err, sizeof(err)), -ENOSPC);
+	assert_int_equal(raid_member_add(s, "m2", false, err, sizeof(err)), -ENOSPC);
 	assert_int_equal(raid_member_remove(s, "m1", err, sizeof(err)), 0);
 	assert_null(blk_bdev_claimed_by(blk_bdev_find("m1")));
 	raid_set_rebuild_rate(s, 8 * MB);      /* slow enough to write during it */
-	assert_int_equal(raid_member_add(s, "m2", err, sizeof(err)), 0);
+	assert_int_equal(raid_member_add(s, "m2", false, err, sizeof(err)), 0);
 	assert_int_equal(state_of(s, 1), RAID_MEMBER_REBUILDING);
 	while (raid_set_rebuilding(s)) {
 		/* Writes land everywhere, also in and around the window. */
@@ -283,6 +283,52 @@ static void test_rebuild_with_io(void **state)
 	assert_true(same_data(m0, m2, RAID_DATA_OFFSET, 7 * MB));
 	/* Reads may now use m2. */
 	assert_true(holds(b, 6 * MB + 512 * 1024, 4096, 0x77) || writes);
+}
+
+/* A spare waits in a new slot, takes no I/O, and is promoted and rebuilt
+ * when a member fails; the set wants `width` copies, not one per slot. */
+static void test_spare_promoted(void **state)
+{
+	struct blk_bdev *m0, *m2, *b;
+	struct raid_set *s;
+	struct raid_sb sb;
+	char err[256];
+
+	(void)state;
+	m0 = mkmalloc("m0", 8 * MB);
+	mkmalloc("m1", 8 * MB);
+	m2 = mkmalloc("m2", 8 * MB);
+	s = mirror("r", "m0", "m1");
+	b = raid_set_bdev(s);
+	assert_int_equal(fill(b, 0, 7 * MB, 0x5c), 0);
+	assert_int_equal(raid_member_add(s, "m2", true, err, sizeof(err)), 0);
+	assert_int_equal(s->n, 3);
+	assert_int_equal(s->width, 2);
+	assert_int_equal(state_of(s, 2), RAID_MEMBER_SPARE);
+	assert_false(raid_set_rebuilding(s));
+	/* It carries the superblock, but no data. */
+	assert_int_equal(member_sb(m2, &sb), 0);
+	assert_int_equal(sb.state[2], RAID_MEMBER_SPARE);
+	assert_int_equal(sb.width, 2);
+	assert_true(holds(m2, RAID_DATA_OFFSET, 4096, 0));
+	assert_int_equal(fill(b, 0, 4096, 0x5d), 0);
+	assert_true(holds(m2, RAID_DATA_OFFSET, 4096, 0));
+	assert_int_equal(atomic_load(&s->degraded_writes), 0);
+	/* A member fails: the spare takes over at once. */
+	assert_int_equal(raid_member_fail(s, "m1"), 0);
+	assert_int_equal(state_of(s, 2), RAID_MEMBER_REBUILDING);
+	wait_rebuild(s);
+	assert_int_equal(state_of(s, 2), RAID_MEMBER_ACTIVE);
+	assert_int_equal(state_of(s, 1), RAID_MEMBER_FAILED);
+	assert_true(same_data(m0, m2, RAID_DATA_OFFSET, 7 * MB));
+	assert_int_equal(fill(b, MB, 4096, 0x5e), 0);
+	assert_int_equal(atomic_load(&s->degraded_writes), 0);   /* 2 of width 2 */
+	/* No second spare: another failure leaves it degraded. */
+	assert_int_equal(raid_member_fail(s, "m0"), 0);
+	assert_false(raid_set_rebuilding(s));
+	assert_true(holds(b, MB, 4096, 0x5e));
+	assert_int_equal(fill(b, 2 * MB, 4096, 0x5f), 0);
+	assert_int_equal(atomic_load(&s->degraded_writes), 1);
 }
 
 static void test_stale_and_corrupt_members(void **state)
@@ -433,6 +479,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_bitmap_lazy_clear, cleanup),
 		cmocka_unit_test_teardown(test_unclean_stop_resyncs_dirty_only, cleanup),
 		cmocka_unit_test_teardown(test_rebuild_with_io, cleanup),
+		cmocka_unit_test_teardown(test_spare_promoted, cleanup),
 		cmocka_unit_test_teardown(test_stale_and_corrupt_members, cleanup),
 		cmocka_unit_test_teardown(test_scrub_reports_and_repairs, cleanup),
 		cmocka_unit_test_teardown(test_out_of_contexts, cleanup),

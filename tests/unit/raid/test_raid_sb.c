@@ -32,6 +32,9 @@ static void good_sb(struct raid_sb *sb)
 	sb->n_regions = 4;
 	sb->state[0] = RAID_MEMBER_ACTIVE;
 	sb->state[1] = RAID_MEMBER_REBUILDING;
+	sb->width = 2;
+	sb->rebuild_pos = 8 << 20;
+	sb->rebuild_mask = 1u << 1;
 	raid_sb_bit_set(sb->bitmap, 2, true);
 }
 
@@ -57,6 +60,8 @@ static void test_roundtrip(void **state)
 	a.level = RAID_LEVEL_0;
 	a.strip_size = 128 << 10;
 	a.state[1] = RAID_MEMBER_ACTIVE;
+	a.rebuild_pos = 0;
+	a.rebuild_mask = 0;
 	memset(a.bitmap, 0, sizeof(a.bitmap));
 	assert_int_equal(roundtrip(&a, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
@@ -72,10 +77,13 @@ static void test_layout_is_big_endian(void **state)
 	good_sb(&a);
 	raid_sb_encode(&a, buf);
 	assert_memory_equal(buf, "VRAI", 4);
-	assert_int_equal(buf[7], 1);                       /* version */
+	assert_int_equal(buf[7], 2);                       /* version */
 	assert_int_equal(buf[31], 3);                      /* events */
 	assert_int_equal(buf[131], 1);                     /* slot */
 	assert_int_equal(buf[160], RAID_MEMBER_ACTIVE);    /* state[0] */
+	assert_int_equal(buf[197], 0x80);                  /* rebuild_pos 8 MiB */
+	assert_int_equal(buf[203], 2);                     /* rebuild_mask: slot 1 */
+	assert_int_equal(buf[207], 2);                     /* width */
 	assert_int_equal(buf[RAID_BITMAP_OFF], 1 << 2);    /* region 2 dirty */
 	memcpy(&crc, buf + 8, 4);
 	memset(buf + 8, 0, 4);
@@ -107,7 +115,15 @@ static int decode_damaged(const struct raid_sb *sb, void (*fix)(unsigned char *)
 }
 
 static void flip_byte(unsigned char *b) { b[1000] ^= 0x40; }
-static void bad_version(unsigned char *b) { b[7] = 2; }
+static void bad_version(unsigned char *b) { b[7] = 3; }
+static void version0(unsigned char *b) { b[7] = 0; }
+/* Version 1: the checkpoint and width bytes were reserved. */
+static void v1_with_ckpt(unsigned char *b) { b[7] = 1; }
+static void v1_clean(unsigned char *b)
+{
+	b[7] = 1;
+	memset(b + 192, 0, 16);
+}
 static void bad_flags(unsigned char *b) { b[15] = 1; }
 static void reserved_byte(unsigned char *b) { b[300] = 1; }
 static void no_magic(unsigned char *b) { b[0] = 0; }
@@ -123,6 +139,9 @@ static void test_bad_bytes(void **state)
 	assert_int_equal(decode_damaged(&sb, flip_byte, false), -EBADMSG);
 	assert_int_equal(decode_damaged(&sb, bad_version, false), -EBADMSG);
 	assert_int_equal(decode_damaged(&sb, bad_version, true), -EPROTONOSUPPORT);
+	assert_int_equal(decode_damaged(&sb, version0, true), -EPROTONOSUPPORT);
+	assert_int_equal(decode_damaged(&sb, v1_with_ckpt, true), -EINVAL);
+	assert_int_equal(decode_damaged(&sb, v1_clean, true), 0);
 	assert_int_equal(decode_damaged(&sb, bad_flags, true), -EPROTONOSUPPORT);
 	assert_int_equal(decode_damaged(&sb, reserved_byte, true), -EINVAL);
 	assert_int_equal(decode_damaged(&sb, no_magic, false), -ENODATA);
@@ -142,6 +161,8 @@ static void f_strip0(struct raid_sb *s)
 {
 	s->level = 0;
 	s->state[1] = 1;
+	s->rebuild_pos = 0;
+	s->rebuild_mask = 0;
 	memset(s->bitmap, 0, sizeof(s->bitmap));
 	s->strip_size = 0;
 }
@@ -165,6 +186,14 @@ static void f_name_empty(struct raid_sb *s) { s->name[0] = '\0'; }
 static void f_name_unterminated(struct raid_sb *s) { memset(s->name, 'a', sizeof(s->name)); }
 static void f_name_chars(struct raid_sb *s) { strcpy(s->name, "a/b"); }
 static void f_name_tail(struct raid_sb *s) { s->name[40] = 'x'; }
+static void f_width0(struct raid_sb *s) { s->width = 0; }
+static void f_width_big(struct raid_sb *s) { s->width = 3; }
+static void f_width_raid0(struct raid_sb *s) { f_strip0(s); s->strip_size = 4096; s->width = 1; }
+static void f_ckpt_slot(struct raid_sb *s) { s->rebuild_mask = 1u << 2; }
+static void f_ckpt_active(struct raid_sb *s) { s->rebuild_mask = 1u << 0; }
+static void f_ckpt_past(struct raid_sb *s) { s->rebuild_pos = s->data_size + 4096; }
+static void f_ckpt_odd(struct raid_sb *s) { s->rebuild_pos = 1000; }
+static void f_ckpt_nomask(struct raid_sb *s) { s->rebuild_mask = 0; }
 
 static void test_bad_fields(void **state)
 {
@@ -173,7 +202,8 @@ static void test_bad_fields(void **state)
 		f_strip_odd, f_strip_huge, f_bs, f_bs0, f_off, f_off_odd, f_size0, f_size_odd,
 		f_size_huge, f_region, f_region_small, f_nregions, f_bit_past, f_state,
 		f_state_unused, f_own_empty, f_name_empty, f_name_unterminated, f_name_chars,
-		f_name_tail,
+		f_name_tail, f_width0, f_width_big, f_width_raid0, f_ckpt_slot, f_ckpt_active,
+		f_ckpt_past, f_ckpt_odd, f_ckpt_nomask,
 	};
 
 	(void)state;
