@@ -41,23 +41,26 @@ static inline const uint64_t *kw(const struct sw_flow_key *k)
 	return (const uint64_t *)(const void *)k;
 }
 
-uint32_t sw_flow_key_hash(const struct sw_flow_key *key, uint8_t table)
+uint32_t sw_crc64_sw(uint64_t w, uint32_t h);
+uint32_t sw_crc64_sw(uint64_t w, uint32_t h)
 {
-	const uint64_t *w = kw(key);
-	uint32_t h = table;
+	return rte_hash_crc_8byte(w, h);
+}
 
-	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
-		h = rte_hash_crc_8byte(w[i], h);
+/* The masked words of a key; `words` lists the mask's non-zero words. */
+static inline uint32_t masked_hash(const uint8_t *words, unsigned n, const uint64_t *mask,
+				   const uint64_t *w)
+{
+	uint32_t h = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		h = sw_crc64(w[words[i]] & mask[words[i]], h);
 	return h;
 }
 
 static inline uint32_t subtable_hash(const struct sw_cls_subtable *st, const uint64_t *w)
 {
-	uint32_t h = 0;
-
-	for (unsigned i = 0; i < st->n_words; i++)
-		h = rte_hash_crc_8byte(w[st->words[i]] & st->mask[st->words[i]], h);
-	return h;
+	return masked_hash(st->words, st->n_words, st->mask, w);
 }
 
 static inline bool subtable_hits(const struct sw_cls_subtable *st, const uint64_t *w,
@@ -74,8 +77,9 @@ static inline bool subtable_hits(const struct sw_cls_subtable *st, const uint64_
 	return true;
 }
 
-struct sw_flow *sw_cls_lookup(const struct sw_cls *cls, uint8_t table,
-			      const struct sw_flow_key *key, uint32_t *probes)
+static inline struct sw_flow *cls_lookup(const struct sw_cls *cls, uint8_t table,
+					 const struct sw_flow_key *key, uint32_t *probes,
+					 uint64_t *wc)
 {
 	const struct sw_cls_table *t = &cls->tables[table];
 	const uint64_t *w = kw(key);
@@ -89,6 +93,9 @@ struct sw_flow *sw_cls_lookup(const struct sw_cls *cls, uint8_t table,
 		if (best && best->priority >= st->max_priority)
 			break;
 		n++;
+		if (wc)
+			for (unsigned j = 0; j < st->n_words; j++)
+				wc[st->words[j]] |= st->mask[st->words[j]];
 		h = subtable_hash(st, w);
 		for (b = h & st->bucket_mask; st->buckets[b].node != NODE_NONE;
 		     b = (b + 1) & st->bucket_mask) {
@@ -108,6 +115,18 @@ struct sw_flow *sw_cls_lookup(const struct sw_cls *cls, uint8_t table,
 	}
 	*probes += n;
 	return best;
+}
+
+struct sw_flow *sw_cls_lookup(const struct sw_cls *cls, uint8_t table,
+			      const struct sw_flow_key *key, uint32_t *probes)
+{
+	return cls_lookup(cls, table, key, probes, NULL);
+}
+
+struct sw_flow *sw_cls_lookup_wc(const struct sw_cls *cls, uint8_t table,
+				 const struct sw_flow_key *key, uint32_t *probes, uint64_t *wc)
+{
+	return cls_lookup(cls, table, key, probes, wc);
 }
 
 static void subtable_free(struct sw_cls_subtable *st)
@@ -266,4 +285,150 @@ void sw_cls_destroy(struct sw_cls *cls)
 		free(cls->tables[t].subtables);
 	}
 	free(cls);
+}
+
+/* ------------------------------------------------------- megaflow cache */
+
+static inline bool mfc_entry_hits(const struct sw_mfc_subtable *st, const struct sw_mfc_entry *e,
+				  uint32_t h, const uint64_t *w)
+{
+	uint64_t d = 0;
+
+	if (e->tag != st->tag || e->hash != h)
+		return false;
+	for (unsigned i = 0; i < st->n_words; i++) {
+		unsigned j = st->words[i];
+
+		d |= (w[j] & st->mask[j]) ^ e->key[j];
+	}
+	return d == 0;
+}
+
+/* Insertion sort by hits (at most SW_MFC_SUBTABLES), then the counts decay. */
+static void mfc_resort(struct sw_mfc *mfc)
+{
+	for (uint32_t i = 1; i < mfc->n_subtables; i++) {
+		struct sw_mfc_subtable *x = mfc->order[i];
+		uint32_t j = i;
+
+		for (; j > 0 && mfc->order[j - 1]->hits < x->hits; j--)
+			mfc->order[j] = mfc->order[j - 1];
+		mfc->order[j] = x;
+	}
+	for (uint32_t i = 0; i < mfc->n_subtables; i++)
+		mfc->order[i]->hits >>= 1;
+	mfc->since_sort = 0;
+	mfc->resorts++;
+}
+
+void sw_mfc_init(struct sw_mfc *mfc)
+{
+	memset(mfc, 0, sizeof(*mfc));
+	for (unsigned i = 0; i < SW_MFC_SUBTABLES; i++)
+		mfc->order[i] = &mfc->st[i];
+}
+
+bool sw_mfc_lookup(struct sw_mfc *mfc, uint32_t version, uint8_t table,
+		   const struct sw_flow_key *key, struct sw_flow **flow, uint32_t *probes)
+{
+	const uint64_t *w = kw(key);
+	uint32_t n = 0;
+
+	if (mfc->version != version) {
+		/* Another classifier: none of our answers holds any more. */
+		mfc->version = version;
+		mfc->n_subtables = 0;
+		return false;
+	}
+	if (++mfc->since_sort >= SW_MFC_RESORT)
+		mfc_resort(mfc);
+	for (uint32_t i = 0; i < mfc->n_subtables; i++) {
+		struct sw_mfc_subtable *st = mfc->order[i];
+		const struct sw_mfc_entry *e;
+		uint32_t h, b;
+
+		if (st->table != table)
+			continue;
+		n++;
+		h = masked_hash(st->words, st->n_words, st->mask, w);
+		b = h & (SW_MFC_ENTRIES - 2);
+		e = &st->e[b];
+		if (mfc_entry_hits(st, e, h, w) || mfc_entry_hits(st, ++e, h, w)) {
+			st->hits++;
+			*flow = e->flow;
+			*probes += n;
+			return true;
+		}
+	}
+	*probes += n;
+	return false;
+}
+
+static struct sw_mfc_subtable *mfc_subtable(struct sw_mfc *mfc, uint8_t table, const uint64_t *wc)
+{
+	struct sw_mfc_subtable *st;
+
+	for (uint32_t i = 0; i < mfc->n_subtables; i++) {
+		st = mfc->order[i];
+		if (st->table == table && !memcmp(st->mask, wc, sizeof(st->mask)))
+			return st;
+	}
+	/* order[] is a permutation of st[]: past n_subtables are the free ones. */
+	if (mfc->n_subtables < SW_MFC_SUBTABLES)
+		st = mfc->order[mfc->n_subtables++];
+	else
+		st = mfc->order[mfc->n_subtables - 1];   /* full: the least used makes room */
+	if (++mfc->next_tag == 0)
+		mfc->next_tag = 1;
+	st->tag = mfc->next_tag;
+	st->table = table;
+	st->hits = 0;
+	st->n_inserts = 0;
+	st->n_words = 0;
+	memcpy(st->mask, wc, sizeof(st->mask));
+	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
+		if (wc[i])
+			st->words[st->n_words++] = (uint8_t)i;
+	return st;
+}
+
+void sw_mfc_insert(struct sw_mfc *mfc, uint8_t table, const uint64_t *wc,
+		   const struct sw_flow_key *key, struct sw_flow *flow)
+{
+	struct sw_mfc_subtable *st = mfc_subtable(mfc, table, wc);
+	const uint64_t *w = kw(key);
+	uint32_t h = masked_hash(st->words, st->n_words, st->mask, w);
+	struct sw_mfc_entry *e = &st->e[h & (SW_MFC_ENTRIES - 2)];
+
+	/* 2-way bucket: a free (or stale) way, else the older way goes and the
+	 * newest entry takes the first way. */
+	if (e->tag == st->tag) {
+		if (e[1].tag == st->tag)
+			e[1] = e[0];
+		else
+			e++;
+	}
+	e->tag = st->tag;
+	e->hash = h;
+	e->flow = flow;
+	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
+		e->key[i] = w[i] & wc[i];
+	st->n_inserts++;
+}
+
+void sw_mfc_usage(const struct sw_mfc *mfc, uint32_t *subtables, uint64_t *entries)
+{
+	uint32_t n = __atomic_load_n(&mfc->n_subtables, __ATOMIC_RELAXED);
+	uint64_t e = 0;
+
+	if (n > SW_MFC_SUBTABLES)
+		n = SW_MFC_SUBTABLES;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct sw_mfc_subtable *st = mfc->order[i];
+
+		if (st)
+			e += st->n_inserts < SW_MFC_ENTRIES ? st->n_inserts : SW_MFC_ENTRIES;
+	}
+	*subtables = n;
+	*entries = e;
 }

@@ -14,8 +14,9 @@
  * goto-table lookups and NORMAL see the packet as it now is.
  *
  * Per burst: first every packet's table-0 signature and a prefetch of its EMC
- * entry, then each packet through the pipeline (EMC compare, classifier on a
- * miss). Later tables hash as they go.
+ * entry, then each packet through the pipeline (EMC compare, then the
+ * megaflow cache, then the classifier, whose answer is cached in both; see
+ * sw_cls.h). Later tables hash as they go.
  *
  * Checksums: IPv4 header, TCP and UDP (pseudo-header included) and ICMP are
  * updated incrementally (RFC 1624). SCTP's CRC32c is not recomputed.
@@ -504,6 +505,7 @@ static void aset_run(struct pctx *c, const struct aset *s)
 static struct sw_flow *lookup(struct sw_pmd *pmd, const struct sw_cls *cls, uint8_t table,
 			      const struct sw_flow_key *key, uint32_t h)
 {
+	uint64_t wc[SW_KEY_WORDS] = { 0 };
 	uint32_t probes = 0;
 	struct sw_flow *f;
 
@@ -512,11 +514,22 @@ static struct sw_flow *lookup(struct sw_pmd *pmd, const struct sw_cls *cls, uint
 		pmd->stats.emc_hits++;
 		return f;
 	}
+	/* EMC miss: the megaflows, then the rules themselves. */
+	pmd->stats.mf_lookups++;
+	if (sw_mfc_lookup(pmd->mfc, cls->version, table, key, &f, &probes)) {
+		pmd->stats.mf_hits++;
+		pmd->stats.mf_probes += probes;
+		sw_emc_insert(pmd->emc, cls->version, h, table, key, f);
+		return f;
+	}
+	pmd->stats.mf_probes += probes;
+	probes = 0;
 	pmd->stats.cls_lookups++;
-	f = sw_cls_lookup(cls, table, key, &probes);
+	f = sw_cls_lookup_wc(cls, table, key, &probes, wc);
 	pmd->stats.subtable_probes += probes;
 	if (f)
 		pmd->stats.cls_hits++;
+	sw_mfc_insert(pmd->mfc, table, wc, key, f);
 	sw_emc_insert(pmd->emc, cls->version, h, table, key, f);
 	return f;
 }

@@ -104,6 +104,7 @@ struct sw_port;
 struct sw_port_opts;
 struct sw_cls;
 struct sw_emc;
+struct sw_mfc;
 struct sw_flow;
 struct sw_flow_mod;
 
@@ -193,7 +194,9 @@ struct sw_pmd_stats {
 	uint64_t capture_lost;        /* copies the capture ring could not take */
 	/* Flow tables (sw_flow_exec.c): */
 	uint64_t emc_lookups, emc_hits;
-	uint64_t cls_lookups, cls_hits;       /* subtable searches after an EMC miss */
+	uint64_t mf_lookups, mf_hits;         /* megaflow lookups after an EMC miss */
+	uint64_t mf_probes;                   /* megaflow subtables probed by those */
+	uint64_t cls_lookups, cls_hits;       /* subtable searches after a megaflow miss */
 	uint64_t subtable_probes;             /* subtables probed by those searches */
 	uint64_t to_controller;               /* CONTROLLER outputs (queued for the agent) */
 	uint64_t to_local;                    /* LOCAL outputs (no local port yet: dropped) */
@@ -216,6 +219,7 @@ struct sw_pmd {
 	unsigned lcore;
 	struct sw_pmd_stats stats;
 	struct sw_emc *emc;                   /* this PMD's exact-match cache */
+	struct sw_mfc *mfc;                   /* and its megaflow cache */
 	struct sw_table_stats tables[64] __rte_cache_aligned;
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */

@@ -206,10 +206,15 @@ int sw_pmd_start_all(void)
 			return -ENOMEM;
 		pmd->emc = rte_zmalloc_socket("sw_emc", sizeof(*pmd->emc), RTE_CACHE_LINE_SIZE,
 					      (int)rte_lcore_to_socket_id(lcore));
-		if (!pmd->emc) {
+		pmd->mfc = rte_malloc_socket("sw_mfc", sizeof(*pmd->mfc), RTE_CACHE_LINE_SIZE,
+					     (int)rte_lcore_to_socket_id(lcore));
+		if (!pmd->emc || !pmd->mfc) {
+			rte_free(pmd->emc);
+			rte_free(pmd->mfc);
 			rte_free(pmd);
 			return -ENOMEM;
 		}
+		sw_mfc_init(pmd->mfc);
 		pmd->idx = sw_dp.n_pmds;
 		pmd->lcore = lcore;
 		sw_dp.pmds[sw_dp.n_pmds++] = pmd;
@@ -218,6 +223,7 @@ int sw_pmd_start_all(void)
 			VSL_ERR("cannot launch PMD on lcore %u: %d", lcore, ret);
 			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
 			rte_free(pmd->emc);
+			rte_free(pmd->mfc);
 			rte_free(pmd);
 			return ret;
 		}
@@ -235,6 +241,7 @@ void sw_pmd_stop_all(void)
 	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
 		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
 		rte_free(sw_dp.pmds[i]->emc);
+		rte_free(sw_dp.pmds[i]->mfc);
 		rte_free(sw_dp.pmds[i]);
 		sw_dp.pmds[i] = NULL;
 	}

@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 
 #include "sw_fdb.h"
+#include "sw_cls.h"
 #include "sw_internal.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
@@ -224,6 +225,9 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.capture_lost = s->capture_lost - pmd_base[i].capture_lost;
 		d.emc_lookups = s->emc_lookups - pmd_base[i].emc_lookups;
 		d.emc_hits = s->emc_hits - pmd_base[i].emc_hits;
+		d.mf_lookups = s->mf_lookups - pmd_base[i].mf_lookups;
+		d.mf_hits = s->mf_hits - pmd_base[i].mf_hits;
+		d.mf_probes = s->mf_probes - pmd_base[i].mf_probes;
 		d.cls_lookups = s->cls_lookups - pmd_base[i].cls_lookups;
 		d.cls_hits = s->cls_hits - pmd_base[i].cls_hits;
 		d.subtable_probes = s->subtable_probes - pmd_base[i].subtable_probes;
@@ -250,6 +254,21 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "emc_hits", d.emc_hits);
 		json_object_object_add(o, "emc_hit_pct", json_object_new_double(
 			d.emc_lookups ? 100.0 * (double)d.emc_hits / (double)d.emc_lookups : 0.0));
+		add_u64(o, "megaflow_lookups", d.mf_lookups);
+		add_u64(o, "megaflow_hits", d.mf_hits);
+		json_object_object_add(o, "megaflow_hit_pct", json_object_new_double(
+			d.mf_lookups ? 100.0 * (double)d.mf_hits / (double)d.mf_lookups : 0.0));
+		add_u64(o, "megaflow_probes", d.mf_probes);
+		json_object_object_add(o, "megaflow_subtables_per_hit", json_object_new_double(
+			d.mf_hits ? (double)d.mf_probes / (double)d.mf_hits : 0.0));
+		{
+			uint32_t nst;
+			uint64_t nmf;
+
+			sw_mfc_usage(sw_dp.pmds[i]->mfc, &nst, &nmf);
+			add_u64(o, "megaflow_subtables", nst);
+			add_u64(o, "megaflows", nmf);
+		}
 		add_u64(o, "cls_lookups", d.cls_lookups);
 		add_u64(o, "cls_hits", d.cls_hits);
 		add_u64(o, "subtable_probes", d.subtable_probes);

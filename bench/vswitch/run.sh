@@ -58,6 +58,12 @@ if [ "$scenario" = 2 ]; then
   ctl add-flows "$rundir/flows.txt" >/dev/null
 fi
 ctl pmd-stats clear=true >/dev/null
+# VSW_PERF=FILE: sample the PMD thread (perf record -e cpu-clock: this VM has no
+# hardware counters) while the generator runs; `perf report -i FILE` reads it.
+if [ -n "${VSW_PERF:-}" ] && command -v perf >/dev/null; then
+  pmd_tid=$(ps -L -o tid=,comm= -p "$(cat "$rundir/vswitchd.pid")" | awk '$2 ~ /worker/ {print $1; exit}')
+  ( sleep 1.5; exec perf record -q -e cpu-clock -g -t "$pmd_tid" -o "$VSW_PERF" -- sleep "$((seconds > 2 ? seconds - 1 : 1))" ) >/dev/null 2>&1 &
+fi
 cpu0=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
 gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --file-prefix "vessel-vswgen-$$" --log-level=warning -- \
