@@ -2,7 +2,7 @@
  *
  *   vsw_gen EAL-ARGS -- --tx SOCK --rx SOCK [--seconds S] [--warmup S]
  *                       [--flows N] [--vlan V] [--rx-vlan V] [--size BYTES]
- *                       [--rate PPS] [--ready FILE] [--scenario N]
+ *                       [--rate PPS] [--ready FILE] [--scenario N] [--ring DESCS]
  *
  * Two virtio_user ports, each the vhost-user *server* (`server=1`) of one of
  * vswitchd's vhost-user ports (client mode). The generator learns the receive
@@ -20,8 +20,11 @@
  * TSC clock; 0, the default, is as fast as the ring takes them). --vlan tags
  * what --tx sends, --rx-vlan what --rx sends (the learning frames: -1 means
  * the same as --vlan), for access-to-trunk runs. --ready FILE is created when
- * the measured interval starts (a script can then change rules under load).
- * Counts: `sent` is what the tx ring accepted, `received` what arrived during
+ * the measured interval starts (a script can then change rules under load);
+ * SIGINT or SIGTERM ends the interval early (--seconds is then a maximum).
+ * --ring sets the virtio rings' size (power of 2, 64-4096, default 1024): a
+ * larger receive ring rides out the generator losing its CPU on a loaded
+ * machine. Counts: `sent` is what the tx ring accepted, `received` what arrived during
  * the interval, `late` what arrived in the 0.3 s after it; loss = sent -
  * received - late. Ring-full is back-pressure, not loss.
  */
@@ -42,7 +45,7 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
-enum { BURST = 32, NB_DESC = 1024, MAX_FLOWS = 4096, REF_STOCK = 30000, REF_LOW = 2048 };
+enum { BURST = 32, NB_DESC_DEF = 1024, MAX_FLOWS = 4096, REF_STOCK = 30000, REF_LOW = 2048 };
 
 struct opts {
 	const char *tx_sock, *rx_sock;
@@ -55,7 +58,17 @@ struct opts {
 	int scenario;
 };
 
+static volatile sig_atomic_t stop_early;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_early = 1;
+}
+
 static const struct rte_ether_addr RX_MAC = { { 0x02, 0x00, 0x00, 0xbb, 0x00, 0x01 } };
+
+static unsigned nb_desc = NB_DESC_DEF;
 
 static int port_open(const char *name, const char *sock, struct rte_mempool *mp, uint16_t *pid)
 {
@@ -64,7 +77,7 @@ static int port_open(const char *name, const char *sock, struct rte_mempool *mp,
 	int ret;
 
 	snprintf(devargs, sizeof(devargs), "%s,path=%s,server=1,queues=1,queue_size=%d", name, sock,
-		 NB_DESC);
+		 nb_desc);
 	ret = rte_dev_probe(devargs);
 	if (ret)
 		return ret;
@@ -72,8 +85,8 @@ static int port_open(const char *name, const char *sock, struct rte_mempool *mp,
 	if (ret)
 		return ret;
 	if ((ret = rte_eth_dev_configure(*pid, 1, 1, &conf)) ||
-	    (ret = rte_eth_rx_queue_setup(*pid, 0, NB_DESC, rte_socket_id(), NULL, mp)) ||
-	    (ret = rte_eth_tx_queue_setup(*pid, 0, NB_DESC, rte_socket_id(), NULL)) ||
+	    (ret = rte_eth_rx_queue_setup(*pid, 0, (uint16_t)nb_desc, rte_socket_id(), NULL, mp)) ||
+	    (ret = rte_eth_tx_queue_setup(*pid, 0, (uint16_t)nb_desc, rte_socket_id(), NULL)) ||
 	    (ret = rte_eth_dev_start(*pid)))
 		return ret;
 	return 0;
@@ -148,7 +161,8 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "flows", required_argument, NULL, 'f' }, { "vlan", required_argument, NULL, 'v' },
 		{ "size", required_argument, NULL, 'z' }, { "rate", required_argument, NULL, 'R' },
 		{ "rx-vlan", required_argument, NULL, 'V' }, { "ready", required_argument, NULL, 'y' },
-		{ "scenario", required_argument, NULL, 'S' }, { NULL, 0, NULL, 0 },
+		{ "scenario", required_argument, NULL, 'S' }, { "ring", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -167,11 +181,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'V': o->rx_vlan = atoi(optarg); break;
 		case 'y': o->ready = optarg; break;
 		case 'S': o->scenario = atoi(optarg); break;
+		case 'g': nb_desc = (unsigned)atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
 	if (!o->tx_sock || !o->rx_sock || !o->flows || o->flows > MAX_FLOWS || o->size < 60 ||
-	    o->size > 1500 || o->seconds <= 0 || o->rate < 0)
+	    o->size > 1500 || o->seconds <= 0 || o->rate < 0 || nb_desc < 64 || nb_desc > 4096 ||
+	    (nb_desc & (nb_desc - 1)))
 		return -EINVAL;
 	if (o->rx_vlan == -2)
 		o->rx_vlan = o->vlan;
@@ -198,7 +214,7 @@ int main(int argc, char **argv)
 	if (parse(argc - n, argv + n, &o)) {
 		fprintf(stderr, "usage: vsw_gen EAL -- --tx SOCK --rx SOCK [--seconds S] [--warmup S] "
 				"[--flows N] [--vlan V] [--rx-vlan V] [--size B] [--rate PPS] "
-				"[--ready FILE] [--scenario N]\n");
+				"[--ready FILE] [--scenario N] [--ring DESCS]\n");
 		return 2;
 	}
 	mp = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -209,6 +225,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hz = rte_get_tsc_hz();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	/* Wait for vswitchd's ports to connect (link up on both). */
 	for (int i = 0; i < 300; i++) {
 		struct rte_eth_link a, b;
@@ -255,7 +273,7 @@ int main(int argc, char **argv)
 			if (f)
 				fclose(f);
 		}
-		while ((now = rte_rdtsc()) < end) {
+		while ((now = rte_rdtsc()) < end && !(phase && stop_early)) {
 			uint16_t k;
 
 			/* Rate: the packets due by now, in bursts of at most BURST. */
