@@ -19,8 +19,10 @@
  * control thread publishes it with a release store (sw_dp.cls), and frees
  * the previous one — and any flow no longer in the new one — after an RCU
  * grace period (rte_rcu_qsbr, the same as the port view). A PMD loads the
- * pointer once per iteration and never waits. Rebuilding costs O(flows) per
- * commit; batched changes (add-flows) pay it once.
+ * pointer once per iteration and never waits. A commit builds the new
+ * classifier incrementally from the previous one (sw_cls_update: untouched
+ * subtables are shared, touched ones copied or rebuilt), so its cost follows
+ * the change and the size of the subtables it touches.
  *
  * Versioning and the EMC. Each classifier carries a version, bumped on every
  * commit. Each PMD keeps an exact-match cache (struct sw_emc, per PMD, no
@@ -72,6 +74,14 @@ struct sw_cls {
  * flows must outlive the classifier). Returns NULL on -ENOMEM. Control thread. */
 struct sw_cls *sw_cls_build(struct sw_flow *const *const flows[SW_N_TABLES],
 			    const uint32_t n[SW_N_TABLES], uint32_t version);
+/* The classifier of `old` plus the flows added and minus the flows removed
+ * since it was built (removed flows are marked dead; an added flow that is
+ * dead by now is ignored). Subtables the change does not touch are shared
+ * with `old`, which stays valid and must be destroyed separately. Returns
+ * NULL on -ENOMEM (old unchanged). Control thread. */
+struct sw_cls *sw_cls_update(const struct sw_cls *old, struct sw_flow *const *added,
+			     uint32_t n_added, struct sw_flow *const *removed, uint32_t n_removed,
+			     uint32_t version);
 void sw_cls_destroy(struct sw_cls *cls);
 
 /* The highest-priority flow of `table` matching `key`, or NULL; *probes gets

@@ -45,19 +45,22 @@ static struct {
 	 * addressing, at most half full; rebuilt after deletions. */
 	struct sw_flow **idx;
 	uint32_t idx_mask, idx_n;
+	/* Flows added since the last commit (sw_cls_update's input). */
+	struct sw_flow **added;
+	uint32_t n_added, cap_added;
 } ft;
 
 static uint32_t flow_ident_hash(uint8_t table, uint16_t priority, const struct sw_match *m)
 {
 	const uint64_t *k = (const uint64_t *)(const void *)&m->key;
 	const uint64_t *mk = (const uint64_t *)(const void *)&m->mask;
-	uint64_t h = (uint64_t)table << 16 | priority;
+	uint32_t a = (uint32_t)table << 16 | priority, b = 0;
 
 	for (unsigned i = 0; i < SW_KEY_WORDS; i++) {
-		h = (h ^ k[i]) * 0x9e3779b97f4a7c15ull;
-		h = (h ^ mk[i]) * 0xc2b2ae3d27d4eb4full;
+		a = sw_crc64(k[i], a);
+		b = sw_crc64(mk[i], b);
 	}
-	return (uint32_t)(h ^ h >> 32);
+	return a ^ (b << 11 | b >> 21);
 }
 
 static void idx_put(struct sw_flow *f)
@@ -188,6 +191,7 @@ void sw_flow_table_fini(void)
 	free(ft.dead_flows);
 	free(ft.dead_insts);
 	free(ft.idx);
+	free(ft.added);
 	memset(&ft, 0, sizeof(ft));
 }
 
@@ -227,6 +231,8 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	/* An identical match and priority replaces the old flow (OpenFlow 1.3
 	 * §6.4): the duration restarts, the counters carry over unless
 	 * OFPFF_RESET_COUNTS (a PMD may still count a last burst on the old one). */
+	if (grow((void **)&ft.added, &ft.cap_added, ft.n_added + 1, sizeof(f)))
+		goto nomem_free;
 	slot = idx_find(fm->table_id, f->priority, &norm);
 	if (ft.idx[slot]) {
 		struct sw_flow *old = ft.idx[slot];
@@ -241,6 +247,7 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 					f->stats[j] = old->stats[j];
 			t->flows[i] = f;
 			ft.idx[slot] = f;
+			ft.added[ft.n_added++] = f;
 			ft.dirty = true;
 			return 1;
 		}
@@ -254,6 +261,7 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 		goto nomem_free;
 	t->flows[t->n++] = f;
 	ft.n_flows++;
+	ft.added[ft.n_added++] = f;
 	ft.dirty = true;
 	if (2 * (ft.idx_n + 1) > ft.idx_mask + 1) {
 		if (idx_rebuild(ft.n_flows)) {
@@ -343,7 +351,13 @@ int sw_flow_commit(void)
 	/* Version 0 marks an empty EMC entry: skip it on wrap-around. */
 	if (++ft.version == 0)
 		ft.version = 1;
-	cls = sw_cls_build(flows, n, ft.version);
+	/* Incremental from the published classifier (see sw_cls.h); a first
+	 * commit, or one that replaces most flows, builds from scratch. */
+	if (sw_dp.cls && ft.n_added + ft.n_dead < ft.n_flows)
+		cls = sw_cls_update(sw_dp.cls, ft.added, ft.n_added, ft.dead_flows, ft.n_dead,
+				    ft.version);
+	else
+		cls = sw_cls_build(flows, n, ft.version);
 	if (!cls)
 		return -ENOMEM;
 	old = sw_dp.cls;
@@ -355,6 +369,7 @@ int sw_flow_commit(void)
 	for (uint32_t i = 0; i < ft.n_dead_insts; i++)
 		free(ft.dead_insts[i]);
 	ft.n_dead = ft.n_dead_insts = 0;
+	ft.n_added = 0;
 	ft.dirty = false;
 	return 0;
 }

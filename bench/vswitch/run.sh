@@ -98,7 +98,7 @@ for i in range(10):
 print(f"priority=10,in_port={g1},actions=output:{g0}")
 EOF
   ctl set-bridge fail_mode=secure >/dev/null
-  install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add \
+  install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add --pid "$(cat "$rundir/vswitchd.pid")" \
               "$rundir/flows.txt")
 fi
 ctl pmd-stats clear=true >/dev/null
@@ -115,7 +115,7 @@ if [ "$scenario" = 5 ]; then
   ( for _ in $(seq 600); do [ -e "$rundir/ready" ] && break; sleep 0.05; done
     sleep 1
     /usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" churn \
-      --count 100000 --batch 5000 > "$churn_out" ) &
+      --count 100000 --batch 5000 --pid "$(cat "$rundir/vswitchd.pid")" > "$churn_out" ) &
   churn_pid=$!
 fi
 load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -154,9 +154,11 @@ if scenario == 4:
 if scenario in (2, 3, 5):
     r["rules"] = json.loads(sys.argv[8])["flows"]
     r["rules_install_per_s"] = json.loads(sys.argv[8])["installs_per_s"]
+    r["rules_install_per_control_cpu_s"] = json.loads(sys.argv[8]).get("installs_per_cpu_s", 0)
 if scenario == 5:
     c = json.loads(open(sys.argv[9]).read())
     r.update(churn_flows=c["flows"], installs_per_s=c["installs_per_s"],
+             installs_per_control_cpu_s=c.get("installs_per_cpu_s", 0),
              install_seconds=c["seconds"], commits=c["commits"], deleted=c["deleted"],
              delete_seconds=c["delete_seconds"])
 print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VSW_DIR:-push}" \

@@ -329,6 +329,72 @@ static void test_megaflow_wildcards(void **state)
 	clear();
 }
 
+/* Commits as the control thread makes them: random adds (some replacing,
+ * some added and deleted before the commit) and deletes, each classifier
+ * built by sw_cls_update() from the previous one, checked against a linear
+ * scan and against a full build. */
+static void test_incremental_updates_agree(void **state)
+{
+	static const char *const masks[] = { "/8", "/16", "/24", "" };
+	struct sw_flow *added[400], *removed[400];
+	struct sw_cls *c, *n;
+	int prio = 1;
+	char s[256];
+
+	(void)state;
+	srandom(99);
+	for (int i = 0; i < 300; i++) {
+		snprintf(s, sizeof(s), "priority=%d,tcp,nw_src=10.%u.%u.0%s,actions=output:1", prio++,
+			 (unsigned)random() % 4, (unsigned)random() % 4, masks[random() % 4]);
+		add(0, s);
+	}
+	c = build(1);
+	for (uint32_t round = 0; round < 40; round++) {
+		uint32_t na = 0, nr = 0;
+
+		for (int i = 0, k = (int)(random() % 200); i < k && nflows[0] < MAXF - 1; i++) {
+			snprintf(s, sizeof(s), "priority=%d,tcp,nw_src=10.%u.%u.0%s,nw_dst=10.0.%u.0/24%s,"
+				 "actions=output:2", prio++, (unsigned)random() % 4, (unsigned)random() % 4,
+				 masks[random() % 4], (unsigned)random() % 4,
+				 random() % 2 ? "" : ",tp_dst=80");
+			added[na++] = add(round % 3 ? 0 : 1, s);
+		}
+		/* Delete some flows of table 0, old and just added ones alike. */
+		for (int i = 0, k = (int)(random() % 150); i < k && nflows[0] > 1; i++) {
+			uint32_t j = (uint32_t)random() % nflows[0];
+
+			flows[0][j]->dead = true;
+			removed[nr++] = flows[0][j];
+			flows[0][j] = flows[0][--nflows[0]];
+		}
+		n = sw_cls_update(c, added, na, removed, nr, round + 2);
+		assert_non_null(n);
+		assert_int_equal(n->n_flows, nflows[0] + nflows[1]);
+		sw_cls_destroy(c);
+		for (uint32_t i = 0; i < nr; i++)
+			sw_flow_free(removed[i]);
+		c = n;
+		for (int i = 0; i < 2000; i++) {
+			struct sw_flow_key k;
+			uint8_t t = (uint8_t)(random() % 2);
+
+			ipkey(&k, 1, 0x0a000000u | (uint32_t)(random() % 4) << 16 |
+				     (uint32_t)(random() % 4) << 8 | (uint32_t)(random() % 3),
+			      0x0a000000u | (uint32_t)(random() % 4) << 8, 6, 1, random() % 2 ? 80 : 81);
+			assert_ptr_equal(look(c, t, &k), linear(t, &k));
+		}
+	}
+	/* The same rules built from scratch give the same subtables. */
+	n = build(100);
+	for (unsigned t = 0; t < 2; t++) {
+		assert_int_equal(n->tables[t].n_subtables, c->tables[t].n_subtables);
+		assert_int_equal(n->tables[t].n_flows, c->tables[t].n_flows);
+	}
+	sw_cls_destroy(n);
+	sw_cls_destroy(c);
+	clear();
+}
+
 static void test_covers_and_equal(void **state)
 {
 	struct sw_flow_mod a, b;
@@ -354,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_emc_versioning),
 		cmocka_unit_test(test_megaflows_agree_with_linear_scan),
 		cmocka_unit_test(test_megaflow_wildcards),
+		cmocka_unit_test(test_incremental_updates_agree),
 		cmocka_unit_test(test_covers_and_equal),
 	};
 
