@@ -33,6 +33,7 @@
 struct rte_mempool;
 struct rte_rcu_qsbr;
 struct sw_fdb;
+struct sw_fdb_cache;
 struct sw_capture;
 struct vsl_timer;
 
@@ -220,6 +221,7 @@ struct sw_pmd {
 	struct sw_pmd_stats stats;
 	struct sw_emc *emc;                   /* this PMD's exact-match cache */
 	struct sw_mfc *mfc;                   /* and its megaflow cache */
+	struct sw_fdb_cache *fdbc;            /* FDB positions it has seen (sw_fdb.h) */
 	struct sw_table_stats tables[64] __rte_cache_aligned;
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */

@@ -22,6 +22,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "sw_cls.h"
+#include "sw_fdb.h"
 #include "sw_internal.h"
 #include "vsl_log.h"
 
@@ -208,9 +209,12 @@ int sw_pmd_start_all(void)
 					      (int)rte_lcore_to_socket_id(lcore));
 		pmd->mfc = rte_malloc_socket("sw_mfc", sizeof(*pmd->mfc), RTE_CACHE_LINE_SIZE,
 					     (int)rte_lcore_to_socket_id(lcore));
-		if (!pmd->emc || !pmd->mfc) {
+		pmd->fdbc = rte_zmalloc_socket("sw_fdbc", sizeof(*pmd->fdbc), RTE_CACHE_LINE_SIZE,
+					       (int)rte_lcore_to_socket_id(lcore));
+		if (!pmd->emc || !pmd->mfc || !pmd->fdbc) {
 			rte_free(pmd->emc);
 			rte_free(pmd->mfc);
+			rte_free(pmd->fdbc);
 			rte_free(pmd);
 			return -ENOMEM;
 		}
@@ -224,6 +228,7 @@ int sw_pmd_start_all(void)
 			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
 			rte_free(pmd->emc);
 			rte_free(pmd->mfc);
+			rte_free(pmd->fdbc);
 			rte_free(pmd);
 			return ret;
 		}
@@ -242,6 +247,7 @@ void sw_pmd_stop_all(void)
 		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
 		rte_free(sw_dp.pmds[i]->emc);
 		rte_free(sw_dp.pmds[i]->mfc);
+		rte_free(sw_dp.pmds[i]->fdbc);
 		rte_free(sw_dp.pmds[i]);
 		sw_dp.pmds[i] = NULL;
 	}
