@@ -185,6 +185,8 @@ struct sw_view {
 	} pmd[SW_MAX_PMDS];
 };
 
+enum { SW_CPP_BUCKETS = 128, SW_CPP_BUCKET = 16 };
+
 struct sw_pmd_stats {
 	uint64_t iterations;
 	uint64_t busy_cycles;         /* iterations that received packets */
@@ -203,6 +205,11 @@ struct sw_pmd_stats {
 	uint64_t to_local;                    /* LOCAL outputs (no local port yet: dropped) */
 	uint64_t to_group;                    /* group actions (groups are a stub) */
 	uint64_t ttl_expired;                 /* dec_ttl on TTL <= 1 */
+	/* Busy iterations by their cycles per packet (SW_CPP_BUCKET wide
+	 * buckets, the last open-ended), weighted by packets: its median is the
+	 * per-packet cost a preempted iteration (a shared machine) cannot skew. */
+	uint64_t busy_iterations;
+	uint64_t cpp_hist[SW_CPP_BUCKETS];
 } __rte_cache_aligned;
 
 /* Per OpenFlow table, per PMD: packets looked up and found a flow. */

@@ -167,8 +167,12 @@ static int pmd_main(void *arg)
 		t1 = rte_rdtsc();
 		pmd->stats.iterations++;
 		if (rx) {
+			uint64_t cpp = (t1 - t0) / rx / SW_CPP_BUCKET;
+
 			pmd->stats.busy_cycles += t1 - t0;
 			pmd->stats.packets += rx;
+			pmd->stats.busy_iterations++;
+			pmd->stats.cpp_hist[cpp < SW_CPP_BUCKETS ? cpp : SW_CPP_BUCKETS - 1] += rx;
 			sleep_us = 0;
 			continue;
 		}

@@ -196,6 +196,22 @@ static void add_u64(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
 }
 
+/* The packet-weighted median of the busy iterations' cycles per packet (the
+ * middle of its bucket; 0 without packets). */
+static uint64_t cpp_median(const struct sw_pmd_stats *d)
+{
+	uint64_t total = 0, acc = 0;
+
+	for (unsigned b = 0; b < SW_CPP_BUCKETS; b++)
+		total += d->cpp_hist[b];
+	for (unsigned b = 0; b < SW_CPP_BUCKETS && total; b++) {
+		acc += d->cpp_hist[b];
+		if (2 * acc >= total)
+			return (uint64_t)b * SW_CPP_BUCKET + SW_CPP_BUCKET / 2;
+	}
+	return 0;
+}
+
 static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 {
 	static const struct vsl_rpc_param table[] = {
@@ -235,6 +251,9 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.to_local = s->to_local - pmd_base[i].to_local;
 		d.to_group = s->to_group - pmd_base[i].to_group;
 		d.ttl_expired = s->ttl_expired - pmd_base[i].ttl_expired;
+		d.busy_iterations = s->busy_iterations - pmd_base[i].busy_iterations;
+		for (unsigned b = 0; b < SW_CPP_BUCKETS; b++)
+			d.cpp_hist[b] = s->cpp_hist[b] - pmd_base[i].cpp_hist[b];
 		if (pp.clear)
 			pmd_base[i] = *s;
 		total = d.busy_cycles + d.idle_cycles;
@@ -245,6 +264,9 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "busy_cycles", d.busy_cycles);
 		add_u64(o, "idle_cycles", d.idle_cycles);
 		add_u64(o, "cycles_per_packet", d.packets ? d.busy_cycles / d.packets : 0);
+		add_u64(o, "cycles_per_packet_median", cpp_median(&d));
+		json_object_object_add(o, "packets_per_busy_iteration", json_object_new_double(
+			d.busy_iterations ? (double)d.packets / (double)d.busy_iterations : 0.0));
 		json_object_object_add(o, "busy_pct", json_object_new_double(
 			total ? 100.0 * (double)d.busy_cycles / (double)total : 0.0));
 		add_u64(o, "sleep_us", d.sleep_us);

@@ -185,7 +185,10 @@ static void print_pmd_stats(struct json_object *res)
 		printf("  busy cycles: %" PRId64 " (%.1f%%)\n", num(p, "busy_cycles"),
 		       json_object_get_double(get(p, "busy_pct")));
 		printf("  idle cycles: %" PRId64 "\n", num(p, "idle_cycles"));
-		printf("  processing cycles per packet: %" PRId64 "\n", num(p, "cycles_per_packet"));
+		printf("  processing cycles per packet: %" PRId64 " (median of busy iterations: %" PRId64
+		       ", %.1f packets per busy iteration)\n", num(p, "cycles_per_packet"),
+		       num(p, "cycles_per_packet_median"),
+		       json_object_get_double(get(p, "packets_per_busy_iteration")));
 		printf("  idle sleep: %" PRId64 " us\n", num(p, "sleep_us"));
 		printf("  emc hits: %" PRId64 " of %" PRId64 " (%.1f%%)\n", num(p, "emc_hits"),
 		       num(p, "emc_lookups"), json_object_get_double(get(p, "emc_hit_pct")));

@@ -98,8 +98,8 @@ for i in range(10):
 print(f"priority=10,in_port={g1},actions=output:{g0}")
 EOF
   ctl set-bridge fail_mode=secure >/dev/null
-  install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add --pid "$(cat "$rundir/vswitchd.pid")" \
-              "$rundir/flows.txt")
+  install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add \
+              "$rundir/flows.txt" --pid "$(cat "$rundir/vswitchd.pid")")
 fi
 ctl pmd-stats clear=true >/dev/null
 # VSW_PERF=FILE: sample the PMD thread (perf record -e cpu-clock: this VM has no
@@ -141,7 +141,8 @@ names = {1: "vswitch_l2", 2: "vswitch_flows", 3: "vswitch_flows_100k", 4: "vswit
 r.update(bench=names[scenario], scenario=scenario,
          pmd_cycles_per_packet=p.get("cycles_per_packet", 0),
          pmd_busy_pct=round(p.get("busy_pct", 0), 1),
-         packets_per_iteration=round(p["packets"] / p["iterations"], 1) if p.get("iterations") else 0,
+         pmd_cycles_per_packet_median=p.get("cycles_per_packet_median", 0),
+         packets_per_busy_iteration=round(p.get("packets_per_busy_iteration", 0), 1),
          emc_hit_pct=round(p.get("emc_hit_pct", 0), 1),
          megaflow_hit_pct=round(p.get("megaflow_hit_pct", 0), 1),
          classifier_lookups=p.get("cls_lookups", 0),
