@@ -186,6 +186,8 @@ struct sw_view {
 };
 
 enum { SW_CPP_BUCKETS = 128, SW_CPP_BUCKET = 16 };
+enum { SW_STAGE_RX, SW_STAGE_PARSE, SW_STAGE_PIPELINE, SW_STAGE_TX, SW_STAGE_N };
+#define SW_STAGE_MAX_CYCLES (1ull << 20)
 
 struct sw_pmd_stats {
 	uint64_t iterations;
@@ -210,6 +212,10 @@ struct sw_pmd_stats {
 	 * per-packet cost a preempted iteration (a shared machine) cannot skew. */
 	uint64_t busy_iterations;
 	uint64_t cpp_hist[SW_CPP_BUCKETS];
+	/* Where a burst's cycles go (rdtsc between stages), over the bursts
+	 * shorter than SW_STAGE_MAX_CYCLES (longer ones were preempted). */
+	uint64_t stage_packets;
+	uint64_t stage_cycles[SW_STAGE_N];
 } __rte_cache_aligned;
 
 /* Per OpenFlow table, per PMD: packets looked up and found a flow. */
@@ -230,6 +236,7 @@ struct sw_pmd {
 	struct sw_mfc *mfc;                   /* and its megaflow cache */
 	struct sw_fdb_cache *fdbc;            /* FDB positions it has seen (sw_fdb.h) */
 	struct sw_table_stats tables[64] __rte_cache_aligned;
+	uint64_t tx_tsc;                      /* cycles in tx flushes (stage accounting) */
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */
 	struct sw_txbuf tx[SW_MAX_PORTS];

@@ -254,6 +254,9 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.busy_iterations = s->busy_iterations - pmd_base[i].busy_iterations;
 		for (unsigned b = 0; b < SW_CPP_BUCKETS; b++)
 			d.cpp_hist[b] = s->cpp_hist[b] - pmd_base[i].cpp_hist[b];
+		d.stage_packets = s->stage_packets - pmd_base[i].stage_packets;
+		for (unsigned b = 0; b < SW_STAGE_N; b++)
+			d.stage_cycles[b] = s->stage_cycles[b] - pmd_base[i].stage_cycles[b];
 		if (pp.clear)
 			pmd_base[i] = *s;
 		total = d.busy_cycles + d.idle_cycles;
@@ -267,6 +270,16 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "cycles_per_packet_median", cpp_median(&d));
 		json_object_object_add(o, "packets_per_busy_iteration", json_object_new_double(
 			d.busy_iterations ? (double)d.packets / (double)d.busy_iterations : 0.0));
+		{
+			static const char *const names[SW_STAGE_N] = { "rx", "parse", "pipeline", "tx" };
+			struct json_object *sc = json_object_new_object();
+
+			for (unsigned b = 0; b < SW_STAGE_N; b++)
+				json_object_object_add(sc, names[b], json_object_new_double(
+					d.stage_packets ? (double)d.stage_cycles[b] /
+							  (double)d.stage_packets : 0.0));
+			json_object_object_add(o, "stage_cycles_per_packet", sc);
+		}
 		json_object_object_add(o, "busy_pct", json_object_new_double(
 			total ? 100.0 * (double)d.busy_cycles / (double)total : 0.0));
 		add_u64(o, "sleep_us", d.sleep_us);
