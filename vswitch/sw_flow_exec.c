@@ -542,10 +542,11 @@ static void pipeline(struct pctx *c, const struct sw_cls *cls, uint32_t h0, bool
 		     struct sw_flow *f0, uint32_t now_s)
 {
 	struct sw_flow_key *k = c->key;
-	struct aset set = { .n = 0 };
+	struct aset set;             /* only .n initialised: no 256-byte memset per packet */
 	uint8_t table = 0;
 	uint32_t len = c->m->pkt_len;
 
+	set.n = 0;
 	for (;;) {
 		struct sw_flow *f;
 		const struct sw_insts *in;
