@@ -148,6 +148,8 @@ r.update(bench=names[scenario], scenario=scenario,
          megaflow_hit_pct=round(p.get("megaflow_hit_pct", 0), 1),
          classifier_lookups=p.get("cls_lookups", 0),
          switch_drops=sum(q["drops_total"] for q in ports),
+         switch_drops_by_reason={"%s.%s" % (q["name"], k): v for q in ports
+                                 for k, v in q.get("drops", {}).items() if v},
          load_avg=sys.argv[3], machine=socket.gethostname(),
          date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), commit=sys.argv[5],
          ovs_dpdk=sys.argv[6])
