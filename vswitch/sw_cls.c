@@ -577,6 +577,7 @@ bool sw_mfc_lookup(struct sw_mfc *mfc, uint32_t version, uint8_t table,
 		   const struct sw_flow_key *key, struct sw_flow **flow, uint32_t *probes)
 {
 	const uint64_t *w = kw(key);
+	uint64_t pbit = 1ull << (key->in_port & 63);
 	uint32_t n = 0;
 
 	if (mfc->version != version) {
@@ -592,7 +593,7 @@ bool sw_mfc_lookup(struct sw_mfc *mfc, uint32_t version, uint8_t table,
 		const struct sw_mfc_entry *e;
 		uint32_t h, b;
 
-		if (st->table != table)
+		if (st->table != table || (st->by_port && !(st->in_ports & pbit)))
 			continue;
 		n++;
 		h = masked_hash(st->words, st->n_words, st->mask, w);
@@ -634,6 +635,8 @@ static struct sw_mfc_subtable *mfc_subtable(struct sw_mfc *mfc, uint8_t table, c
 	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
 		if (wc[i])
 			st->words[st->n_words++] = (uint8_t)i;
+	st->by_port = ((const struct sw_flow_key *)(const void *)wc)->in_port == UINT16_MAX;
+	st->in_ports = 0;
 	return st;
 }
 
@@ -656,6 +659,8 @@ void sw_mfc_insert(struct sw_mfc *mfc, uint8_t table, const uint64_t *wc,
 	e->tag = st->tag;
 	e->hash = h;
 	e->flow = flow;
+	if (st->by_port)
+		st->in_ports |= 1ull << (key->in_port & 63);
 	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
 		e->key[i] = w[i] & wc[i];
 	st->n_inserts++;

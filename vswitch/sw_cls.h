@@ -42,7 +42,10 @@
  * first one found is right. They are grouped by (table, U) into megaflow
  * subtables, each a fixed array of 2-way buckets (bounded memory, overwrite on
  * conflict), probed in decreasing order of hits: every SW_MFC_RESORT lookups
- * the PMD re-sorts them and halves the counts. The cache belongs to one
+ * the PMD re-sorts them and halves the counts. A subtable whose mask holds
+ * all of in_port keeps a 64-bit summary of the ports it has megaflows for, and
+ * a lookup from a port not in it skips the subtable (OVS keeps one dpcls per
+ * in_port; this is the same effect without splitting the cache). The cache belongs to one
  * classifier version: the first lookup under a new version drops every
  * subtable at once (O(1): entries carry their subtable's tag, and a subtable
  * gets a fresh tag when it is reused), so a rule change is seen by the next
@@ -197,6 +200,11 @@ struct sw_mfc_subtable {
 	uint64_t mask[SW_KEY_WORDS];
 	uint64_t hits;                /* since the last re-sort (halved then) */
 	uint64_t n_inserts;
+	/* Per-in_port partitioning: when the mask holds all of in_port, every
+	 * megaflow here is for one port, and in_ports has bit (port % 64) of each
+	 * port inserted; a lookup from another port skips the subtable. */
+	bool by_port;
+	uint64_t in_ports;
 	struct sw_mfc_entry e[SW_MFC_ENTRIES];
 };
 

@@ -395,6 +395,52 @@ static void test_incremental_updates_agree(void **state)
 	clear();
 }
 
+/* Megaflow subtables whose mask holds in_port are skipped by packets of
+ * ports they have no megaflow for. */
+static void test_megaflow_in_port_partitioning(void **state)
+{
+	static struct sw_mfc mfc;
+	struct sw_flow *p1, *net, *got;
+	struct sw_flow_key k;
+	uint32_t probes;
+	struct sw_cls *c;
+	bool hit;
+
+	(void)state;
+	sw_mfc_init(&mfc);
+	p1 = add(0, "priority=20,in_port=1,actions=output:2");
+	net = add(0, "priority=10,ip,nw_dst=10.0.0.0/8,actions=output:1");
+	c = build(5);
+	/* Port 1: the in_port subtable answers alone (megaflow mask: in_port).
+	 * Port 2: both consulted (in_port, dl_type, nw_dst/8). */
+	ipkey(&k, 1, 1, 0x0a000001, 17, 1, 2);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), p1);
+	ipkey(&k, 2, 1, 0x0a000001, 17, 1, 2);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), net);
+	assert_false(hit);
+	/* Port 2 again: the port-1 subtable is skipped, one probe. */
+	probes = 0;
+	assert_true(sw_mfc_lookup(&mfc, c->version, 0, &k, &got, &probes));
+	assert_ptr_equal(got, net);
+	assert_int_equal(probes, 1);
+	/* Port 3: nothing cached for it; no subtable is even probed. */
+	ipkey(&k, 3, 1, 0x0a000001, 17, 1, 2);
+	probes = 0;
+	assert_false(sw_mfc_lookup(&mfc, c->version, 0, &k, &got, &probes));
+	assert_int_equal(probes, 0);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), net);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), net);
+	assert_true(hit);
+	/* Port 65 shares port 1's summary bit: probed, and still right. */
+	ipkey(&k, 65, 1, 0x0a000001, 17, 1, 2);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), net);
+	ipkey(&k, 1, 7, 0x0b000001, 6, 1, 2);
+	assert_ptr_equal(mf_look(&mfc, c, 0, &k, &hit), p1);
+	assert_true(hit);
+	sw_cls_destroy(c);
+	clear();
+}
+
 static void test_covers_and_equal(void **state)
 {
 	struct sw_flow_mod a, b;
@@ -421,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_megaflows_agree_with_linear_scan),
 		cmocka_unit_test(test_megaflow_wildcards),
 		cmocka_unit_test(test_incremental_updates_agree),
+		cmocka_unit_test(test_megaflow_in_port_partitioning),
 		cmocka_unit_test(test_covers_and_equal),
 	};
 
