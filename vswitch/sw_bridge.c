@@ -212,7 +212,7 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	uint8_t idx[SW_BURST], dslot[SW_BURST];
 	unsigned m = 0, nd = 0;
 
-	_Static_assert((int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
+	_Static_assert(2 * (int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
 	/* Stage 1: VLAN and source checks; collect the FDB keys. */
 	for (uint16_t i = 0; i < n; i++) {
 		if (!pkts[i])
@@ -233,9 +233,36 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		}
 		m++;
 	}
-	/* Stage 2: all sources and all destinations in two staged bulk lookups. */
-	sw_fdb_lookup_bulk(sw_dp.fdb, srcp, m, spos);
-	sw_fdb_lookup_bulk(sw_dp.fdb, dstp, nd, dpos);
+	/* Stage 2: positions from this PMD's cache; what it lacks in one staged
+	 * bulk lookup (sources and destinations together). */
+	{
+		const struct sw_fdb_key *miss[2 * SW_BURST];
+		int32_t *mpos[2 * SW_BURST], got[2 * SW_BURST];
+		struct sw_fdb_cache *fc = pmd->fdbc;
+		uint32_t gen = sw_fdb_generation(sw_dp.fdb);
+		unsigned nm = 0;
+
+		for (unsigned j = 0; j < m; j++) {
+			if (!sw_fdb_cache_get(fc, gen, srcp[j], &spos[j])) {
+				miss[nm] = srcp[j];
+				mpos[nm++] = &spos[j];
+			}
+		}
+		for (unsigned j = 0; j < nd; j++) {
+			if (!sw_fdb_cache_get(fc, gen, dstp[j], &dpos[j])) {
+				miss[nm] = dstp[j];
+				mpos[nm++] = &dpos[j];
+			}
+		}
+		if (nm) {
+			sw_fdb_lookup_bulk(sw_dp.fdb, miss, nm, got);
+			for (unsigned j = 0; j < nm; j++) {
+				*mpos[j] = got[j];
+				if (got[j] >= 0)
+					sw_fdb_cache_put(fc, gen, miss[j], got[j]);
+			}
+		}
+	}
 
 	/* Stage 3: learn, strip the tag, forward. */
 	for (unsigned j = 0; j < m; j++) {

@@ -30,6 +30,7 @@ struct sw_fdb {
 	struct sw_fdb_entry *entries;       /* indexed by hash position */
 	uint32_t port_count[SW_OFPORT_MAX + 1];
 	uint64_t learned, moved, aged, full;   /* atomics */
+	uint32_t del_gen;                   /* atomic: bumped by every removal */
 };
 
 static inline void fdb_key(struct sw_fdb_key *k, const uint8_t mac[6], uint16_t vlan)
@@ -202,6 +203,11 @@ int sw_fdb_learn_hint(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t p
 	return 0;
 }
 
+uint32_t sw_fdb_generation(const struct sw_fdb *fdb)
+{
+	return __atomic_load_n(&fdb->del_gen, __ATOMIC_ACQUIRE);
+}
+
 uint32_t sw_fdb_port_count(const struct sw_fdb *fdb, uint16_t ofport)
 {
 	if (ofport > SW_OFPORT_MAX)
@@ -241,6 +247,11 @@ static unsigned fdb_remove(struct sw_fdb *fdb, fdb_match_fn match, const void *a
 			rte_hash_del_key(fdb->hash, &k);
 		}
 	}
+	/* Positions PMDs cached (struct sw_fdb_cache) die with their keys:
+	 * the new generation is visible to every PMD iteration that starts after
+	 * the grace period below, before any slot is freed. */
+	if (n)
+		__atomic_add_fetch(&fdb->del_gen, 1, __ATOMIC_RELEASE);
 	if (n && fdb->qsbr)
 		rte_rcu_qsbr_synchronize(fdb->qsbr, RTE_QSBR_THRID_INVALID);
 	for (unsigned i = 0; i < n; i++) {

@@ -87,6 +87,68 @@ int sw_fdb_learn(struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan, uint16
 int sw_fdb_learn_hint(struct sw_fdb *fdb, const struct sw_fdb_key *k, int32_t pos,
 		      uint16_t ofport, uint32_t mac_limit, uint32_t now_s);
 
+/* The removal generation: changes (before the grace period) whenever ageing
+ * or a flush removes entries, so positions cached under another generation
+ * may be stale. */
+uint32_t sw_fdb_generation(const struct sw_fdb *fdb);
+
+/* A PMD's private cache of positions (key -> pos) of known MACs, so that a
+ * burst looks up only the keys it has not seen since the last removal. A
+ * position stays valid for as long as its key is in the table (a move
+ * changes the entry's port, read at use, not its position), and removals
+ * change the generation; unknown keys are never cached (a learn would not
+ * be seen). Direct-mapped, one per PMD, used by that PMD only. */
+enum { SW_FDB_CACHE_ENTRIES = 4096 };   /* 2^12: the slot is the hash's top 12 bits */
+
+struct sw_fdb_cache_entry {
+	uint64_t key;            /* struct sw_fdb_key as a word */
+	int32_t pos;
+	uint32_t gen;            /* generation + 1 when filled; 0: empty */
+};
+
+struct sw_fdb_cache {
+	struct sw_fdb_cache_entry e[SW_FDB_CACHE_ENTRIES];
+};
+
+static inline uint64_t sw_fdb_key_word(const struct sw_fdb_key *k)
+{
+	uint64_t w;
+
+	__builtin_memcpy(&w, k, 8);
+	return w;
+}
+
+static inline struct sw_fdb_cache_entry *sw_fdb_cache_slot(struct sw_fdb_cache *c, uint64_t w)
+{
+	uint64_t h = w * 0x9e3779b97f4a7c15ull;
+
+	return &c->e[h >> 52];          /* the top 12 bits mix every key bit */
+}
+
+/* True and *pos set when k was cached under generation gen. */
+static inline bool sw_fdb_cache_get(struct sw_fdb_cache *c, uint32_t gen,
+				    const struct sw_fdb_key *k, int32_t *pos)
+{
+	uint64_t w = sw_fdb_key_word(k);
+	const struct sw_fdb_cache_entry *e = sw_fdb_cache_slot(c, w);
+
+	if (e->gen != gen + 1 || e->key != w)
+		return false;
+	*pos = e->pos;
+	return true;
+}
+
+static inline void sw_fdb_cache_put(struct sw_fdb_cache *c, uint32_t gen,
+				    const struct sw_fdb_key *k, int32_t pos)
+{
+	uint64_t w = sw_fdb_key_word(k);
+	struct sw_fdb_cache_entry *e = sw_fdb_cache_slot(c, w);
+
+	e->key = w;
+	e->pos = pos;
+	e->gen = gen + 1;
+}
+
 /* MACs learned on ofport (approximate while PMDs learn). */
 uint32_t sw_fdb_port_count(const struct sw_fdb *fdb, uint16_t ofport);
 

@@ -14,8 +14,10 @@
  * goto-table lookups and NORMAL see the packet as it now is.
  *
  * Per burst: first every packet's table-0 signature and a prefetch of its EMC
- * entry, then each packet through the pipeline (EMC compare, classifier on a
- * miss). Later tables hash as they go.
+ * entry; then every table-0 EMC compare and a prefetch of the hit flow's
+ * counters and instructions; then each packet through the pipeline (a
+ * table-0 EMC miss tries the megaflow cache, then the classifier, whose
+ * answer is cached in both; see sw_cls.h). Later tables hash as they go.
  *
  * Checksums: IPv4 header, TCP and UDP (pseudo-header included) and ICMP are
  * updated incrementally (RFC 1624). SCTP's CRC32c is not recomputed.
@@ -504,6 +506,7 @@ static void aset_run(struct pctx *c, const struct aset *s)
 static struct sw_flow *lookup(struct sw_pmd *pmd, const struct sw_cls *cls, uint8_t table,
 			      const struct sw_flow_key *key, uint32_t h)
 {
+	uint64_t wc[SW_KEY_WORDS];
 	uint32_t probes = 0;
 	struct sw_flow *f;
 
@@ -512,29 +515,50 @@ static struct sw_flow *lookup(struct sw_pmd *pmd, const struct sw_cls *cls, uint
 		pmd->stats.emc_hits++;
 		return f;
 	}
+	/* EMC miss: the megaflows, then the rules themselves. */
+	pmd->stats.mf_lookups++;
+	if (sw_mfc_lookup(pmd->mfc, cls->version, table, key, &f, &probes)) {
+		pmd->stats.mf_hits++;
+		pmd->stats.mf_probes += probes;
+		sw_emc_insert(pmd->emc, cls->version, h, table, key, f);
+		return f;
+	}
+	pmd->stats.mf_probes += probes;
+	probes = 0;
+	memset(wc, 0, sizeof(wc));
 	pmd->stats.cls_lookups++;
-	f = sw_cls_lookup(cls, table, key, &probes);
+	f = sw_cls_lookup_wc(cls, table, key, &probes, wc);
 	pmd->stats.subtable_probes += probes;
 	if (f)
 		pmd->stats.cls_hits++;
+	sw_mfc_insert(pmd->mfc, table, wc, key, f);
 	sw_emc_insert(pmd->emc, cls->version, h, table, key, f);
 	return f;
 }
 
-/* h0: the key's hash for table 0, computed by the burst's first stage. */
-static void pipeline(struct pctx *c, const struct sw_cls *cls, uint32_t h0, uint32_t now_s)
+/* h0: the key's hash for table 0, computed by the burst's first stage; hit0:
+ * that stage's table-0 EMC compare found f0. */
+static void pipeline(struct pctx *c, const struct sw_cls *cls, uint32_t h0, bool hit0,
+		     struct sw_flow *f0, uint32_t now_s)
 {
 	struct sw_flow_key *k = c->key;
-	struct aset set = { .n = 0 };
+	struct aset set;             /* only .n initialised: no 256-byte memset per packet */
 	uint8_t table = 0;
 	uint32_t len = c->m->pkt_len;
 
+	set.n = 0;
 	for (;;) {
-		struct sw_flow *f = lookup(c->pmd, cls, table, k,
-					   table ? sw_flow_key_hash(k, table) : h0);
+		struct sw_flow *f;
 		const struct sw_insts *in;
 		struct sw_flow_pmd_stats *fs;
 
+		if (table == 0 && hit0) {
+			c->pmd->stats.emc_lookups++;
+			c->pmd->stats.emc_hits++;
+			f = f0;
+		} else {
+			f = lookup(c->pmd, cls, table, k, table ? sw_flow_key_hash(k, table) : h0);
+		}
 		c->pmd->tables[table].lookups++;
 		if (!f) {
 			if (__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED))
@@ -579,6 +603,8 @@ void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struc
 	struct rte_mbuf *npkts[SW_BURST];
 	struct sw_flow_key nkeys[SW_BURST];
 	uint32_t h0[SW_BURST];
+	struct sw_flow *f0[SW_BURST];
+	bool hit0[SW_BURST];
 	uint16_t nn = 0;
 
 	/* Stage 1: every key's table-0 signature, and a prefetch of its EMC
@@ -594,7 +620,21 @@ void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struc
 		rte_prefetch0((const uint8_t *)e + RTE_CACHE_LINE_SIZE);
 		rte_prefetch0((const uint8_t *)e + 2 * RTE_CACHE_LINE_SIZE);
 	}
-	/* Stage 2: EMC compare / classifier, instructions, actions. */
+	/* Stage 2: the table-0 EMC compares of the whole burst, and a prefetch
+	 * of what executing a hit touches: the line of the flow holding its
+	 * instructions pointer, this PMD's counters, then the instructions. */
+	for (uint16_t i = 0; i < n; i++) {
+		hit0[i] = pkts[i] && sw_emc_lookup(pmd->emc, cls->version, h0[i], 0, &keys[i], &f0[i]);
+		if (hit0[i] && f0[i]) {
+			rte_prefetch0(&f0[i]->insts);
+			rte_prefetch0(&f0[i]->stats[pmd->idx]);
+		}
+	}
+	for (uint16_t i = 0; i < n; i++)
+		if (hit0[i] && f0[i])
+			rte_prefetch0(__atomic_load_n(&f0[i]->insts, __ATOMIC_RELAXED));
+	/* Stage 3: the rest of the lookups (EMC, megaflows, classifier),
+	 * instructions, actions. */
 	for (uint16_t i = 0; i < n; i++) {
 		struct pctx c = {
 			.pmd = pmd, .v = v, .in = in, .m = pkts[i], .key = &keys[i],
@@ -610,7 +650,7 @@ void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struc
 			sw_bridge_normal_burst(pmd, v, in, npkts, nkeys, nn, now_s);
 			nn = 0;
 		}
-		pipeline(&c, cls, h0[i], now_s);
+		pipeline(&c, cls, h0[i], hit0[i], f0[i], now_s);
 	}
 	if (nn)
 		sw_bridge_normal_burst(pmd, v, in, npkts, nkeys, nn, now_s);

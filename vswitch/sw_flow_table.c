@@ -40,7 +40,73 @@ static struct {
 	uint32_t n_dead, cap_dead;
 	struct sw_insts **dead_insts;
 	uint32_t n_dead_insts, cap_dead_insts;
+	/* Every flow by (table, priority, match): ADD finds the flow it replaces
+	 * in O(1), not by a scan (100,000 adds would be quadratic). Open
+	 * addressing, at most half full; rebuilt after deletions. */
+	struct sw_flow **idx;
+	uint32_t idx_mask, idx_n;
+	/* Flows added since the last commit (sw_cls_update's input). */
+	struct sw_flow **added;
+	uint32_t n_added, cap_added;
 } ft;
+
+static uint32_t flow_ident_hash(uint8_t table, uint16_t priority, const struct sw_match *m)
+{
+	const uint64_t *k = (const uint64_t *)(const void *)&m->key;
+	const uint64_t *mk = (const uint64_t *)(const void *)&m->mask;
+	uint32_t a = (uint32_t)table << 16 | priority, b = 0;
+
+	for (unsigned i = 0; i < SW_KEY_WORDS; i++) {
+		a = sw_crc64(k[i], a);
+		b = sw_crc64(mk[i], b);
+	}
+	return a ^ (b << 11 | b >> 21);
+}
+
+static void idx_put(struct sw_flow *f)
+{
+	uint32_t b = flow_ident_hash(f->table_id, f->priority, &f->match) & ft.idx_mask;
+
+	while (ft.idx[b])
+		b = (b + 1) & ft.idx_mask;
+	ft.idx[b] = f;
+	ft.idx_n++;
+}
+
+/* Rebuilds the index for at least `need` flows. */
+static int idx_rebuild(uint32_t need)
+{
+	uint32_t size = 1024;
+	struct sw_flow **n;
+
+	while (size < 2 * need)
+		size <<= 1;
+	n = calloc(size, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	free(ft.idx);
+	ft.idx = n;
+	ft.idx_mask = size - 1;
+	ft.idx_n = 0;
+	for (unsigned t = 0; t < SW_N_TABLES; t++)
+		for (uint32_t i = 0; i < ft.t[t].n; i++)
+			idx_put(ft.t[t].flows[i]);
+	return 0;
+}
+
+/* The slot of the flow with this identity, or of the empty slot ending its chain. */
+static uint32_t idx_find(uint8_t table, uint16_t priority, const struct sw_match *m)
+{
+	uint32_t b = flow_ident_hash(table, priority, m) & ft.idx_mask;
+
+	for (; ft.idx[b]; b = (b + 1) & ft.idx_mask) {
+		const struct sw_flow *f = ft.idx[b];
+
+		if (f->table_id == table && f->priority == priority && sw_match_equal(&f->match, m))
+			break;
+	}
+	return b;
+}
 
 static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 {
@@ -124,6 +190,8 @@ void sw_flow_table_fini(void)
 		free(ft.dead_insts[i]);
 	free(ft.dead_flows);
 	free(ft.dead_insts);
+	free(ft.idx);
+	free(ft.added);
 	memset(&ft, 0, sizeof(ft));
 }
 
@@ -146,6 +214,7 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	struct ftable *t;
 	struct sw_flow *f;
 	struct sw_match norm = fm->match;
+	uint32_t slot;
 
 	if (fm->table_id >= SW_N_TABLES) {
 		snprintf(err, errlen, "bad table %u", fm->table_id);
@@ -157,19 +226,28 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	if (!f)
 		goto nomem;
 	f->created_tsc = rte_rdtsc();
+	if (!ft.idx && idx_rebuild(ft.n_flows + 1))
+		goto nomem_free;
 	/* An identical match and priority replaces the old flow (OpenFlow 1.3
 	 * §6.4): the duration restarts, the counters carry over unless
 	 * OFPFF_RESET_COUNTS (a PMD may still count a last burst on the old one). */
-	for (uint32_t i = 0; i < t->n; i++) {
-		struct sw_flow *old = t->flows[i];
+	if (grow((void **)&ft.added, &ft.cap_added, ft.n_added + 1, sizeof(f)))
+		goto nomem_free;
+	slot = idx_find(fm->table_id, f->priority, &norm);
+	if (ft.idx[slot]) {
+		struct sw_flow *old = ft.idx[slot];
 
-		if (old->priority == f->priority && sw_match_equal(&old->match, &norm)) {
+		for (uint32_t i = 0; i < t->n; i++) {
+			if (t->flows[i] != old)
+				continue;
 			if (bury_flow(old))
 				goto nomem_free;
 			if (!(fm->flags & SW_OFPFF_RESET_COUNTS) && old->n_stats == f->n_stats)
 				for (unsigned j = 0; j < f->n_stats; j++)
 					f->stats[j] = old->stats[j];
 			t->flows[i] = f;
+			ft.idx[slot] = f;
+			ft.added[ft.n_added++] = f;
 			ft.dirty = true;
 			return 1;
 		}
@@ -183,7 +261,17 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 		goto nomem_free;
 	t->flows[t->n++] = f;
 	ft.n_flows++;
+	ft.added[ft.n_added++] = f;
 	ft.dirty = true;
+	if (2 * (ft.idx_n + 1) > ft.idx_mask + 1) {
+		if (idx_rebuild(ft.n_flows)) {
+			free(ft.idx);             /* rebuilt by the next add */
+			ft.idx = NULL;
+		}
+	} else {
+		ft.idx[slot] = f;
+		ft.idx_n++;
+	}
 	return 1;
 
 nomem_free:
@@ -238,8 +326,13 @@ int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen)
 		}
 		t->n = keep;
 	}
-	if (count)
+	if (count) {
 		ft.dirty = true;
+		if (del) {
+			free(ft.idx);         /* rebuilt by the next add */
+			ft.idx = NULL;
+		}
+	}
 	return count;
 }
 
@@ -258,7 +351,13 @@ int sw_flow_commit(void)
 	/* Version 0 marks an empty EMC entry: skip it on wrap-around. */
 	if (++ft.version == 0)
 		ft.version = 1;
-	cls = sw_cls_build(flows, n, ft.version);
+	/* Incremental from the published classifier (see sw_cls.h); a first
+	 * commit, or one that replaces most flows, builds from scratch. */
+	if (sw_dp.cls && ft.n_added + ft.n_dead < ft.n_flows)
+		cls = sw_cls_update(sw_dp.cls, ft.added, ft.n_added, ft.dead_flows, ft.n_dead,
+				    ft.version);
+	else
+		cls = sw_cls_build(flows, n, ft.version);
 	if (!cls)
 		return -ENOMEM;
 	old = sw_dp.cls;
@@ -270,6 +369,7 @@ int sw_flow_commit(void)
 	for (uint32_t i = 0; i < ft.n_dead_insts; i++)
 		free(ft.dead_insts[i]);
 	ft.n_dead = ft.n_dead_insts = 0;
+	ft.n_added = 0;
 	ft.dirty = false;
 	return 0;
 }
@@ -345,6 +445,8 @@ unsigned sw_flow_expire(uint32_t now_s)
 	}
 	if (count) {
 		ft.dirty = true;
+		free(ft.idx);
+		ft.idx = NULL;
 		if (sw_flow_commit())
 			VSL_WARN("cannot publish the flow tables after expiry: out of memory");
 	}

@@ -33,6 +33,7 @@
 struct rte_mempool;
 struct rte_rcu_qsbr;
 struct sw_fdb;
+struct sw_fdb_cache;
 struct sw_capture;
 struct vsl_timer;
 
@@ -104,6 +105,7 @@ struct sw_port;
 struct sw_port_opts;
 struct sw_cls;
 struct sw_emc;
+struct sw_mfc;
 struct sw_flow;
 struct sw_flow_mod;
 
@@ -183,6 +185,10 @@ struct sw_view {
 	} pmd[SW_MAX_PMDS];
 };
 
+enum { SW_CPP_BUCKETS = 128, SW_CPP_BUCKET = 16 };
+enum { SW_STAGE_RX, SW_STAGE_PARSE, SW_STAGE_PIPELINE, SW_STAGE_TX, SW_STAGE_N };
+#define SW_STAGE_MAX_CYCLES (1ull << 20)
+
 struct sw_pmd_stats {
 	uint64_t iterations;
 	uint64_t busy_cycles;         /* iterations that received packets */
@@ -193,12 +199,23 @@ struct sw_pmd_stats {
 	uint64_t capture_lost;        /* copies the capture ring could not take */
 	/* Flow tables (sw_flow_exec.c): */
 	uint64_t emc_lookups, emc_hits;
-	uint64_t cls_lookups, cls_hits;       /* subtable searches after an EMC miss */
+	uint64_t mf_lookups, mf_hits;         /* megaflow lookups after an EMC miss */
+	uint64_t mf_probes;                   /* megaflow subtables probed by those */
+	uint64_t cls_lookups, cls_hits;       /* subtable searches after a megaflow miss */
 	uint64_t subtable_probes;             /* subtables probed by those searches */
 	uint64_t to_controller;               /* CONTROLLER outputs (queued for the agent) */
 	uint64_t to_local;                    /* LOCAL outputs (no local port yet: dropped) */
 	uint64_t to_group;                    /* group actions (groups are a stub) */
 	uint64_t ttl_expired;                 /* dec_ttl on TTL <= 1 */
+	/* Busy iterations by their cycles per packet (SW_CPP_BUCKET wide
+	 * buckets, the last open-ended), weighted by packets: its median is the
+	 * per-packet cost a preempted iteration (a shared machine) cannot skew. */
+	uint64_t busy_iterations;
+	uint64_t cpp_hist[SW_CPP_BUCKETS];
+	/* Where a burst's cycles go (rdtsc between stages), over the bursts
+	 * shorter than SW_STAGE_MAX_CYCLES (longer ones were preempted). */
+	uint64_t stage_packets;
+	uint64_t stage_cycles[SW_STAGE_N];
 } __rte_cache_aligned;
 
 /* Per OpenFlow table, per PMD: packets looked up and found a flow. */
@@ -216,7 +233,10 @@ struct sw_pmd {
 	unsigned lcore;
 	struct sw_pmd_stats stats;
 	struct sw_emc *emc;                   /* this PMD's exact-match cache */
+	struct sw_mfc *mfc;                   /* and its megaflow cache */
+	struct sw_fdb_cache *fdbc;            /* FDB positions it has seen (sw_fdb.h) */
 	struct sw_table_stats tables[64] __rte_cache_aligned;
+	uint64_t tx_tsc;                      /* cycles in tx flushes (stage accounting) */
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */
 	struct sw_txbuf tx[SW_MAX_PORTS];

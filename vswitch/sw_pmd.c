@@ -22,6 +22,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "sw_cls.h"
+#include "sw_fdb.h"
 #include "sw_internal.h"
 #include "vsl_log.h"
 
@@ -33,10 +34,11 @@ static void pmd_tx_flush(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vi
 	struct sw_port_stats *st = &vp->port->stats[pmd->idx];
 	struct sw_txbuf *b = &pmd->tx[vidx];
 	uint16_t qid, sent, n = b->n;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, t0;
 
 	if (!n)
 		return;
+	t0 = rte_rdtsc();
 	b->n = 0;
 	if (vp->capture)
 		for (uint16_t i = 0; i < n; i++)
@@ -60,6 +62,7 @@ static void pmd_tx_flush(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vi
 	}
 	st->tx_packets += sent;
 	st->tx_bytes += bytes;
+	pmd->tx_tsc += rte_rdtsc() - t0;
 }
 
 static void pmd_tx_flush_all(struct sw_pmd *pmd, const struct sw_view *v)
@@ -96,12 +99,13 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	struct sw_port_stats *st = &in->port->stats[pmd->idx];
 	struct rte_mbuf *pkts[SW_BURST];
 	struct sw_flow_key keys[SW_BURST];
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, t0 = rte_rdtsc(), t1, t2, t4, tx0 = pmd->tx_tsc;
 	uint16_t n;
 
 	n = rte_eth_rx_burst(in->port_id, q->qid, pkts, SW_BURST);
 	if (!n)
 		return 0;
+	t1 = rte_rdtsc();
 
 	/* Stage 1: parse every packet into its flow key. */
 	for (uint16_t i = 0; i < n; i++) {
@@ -124,6 +128,7 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	}
 	st->rx_packets += n;
 	st->rx_bytes += bytes;
+	t2 = rte_rdtsc();
 
 	/* Stage 2: the OpenFlow pipeline. With no flow at all the bridge is
 	 * the plain NORMAL switch of fail-mode standalone (the whole burst in
@@ -141,6 +146,17 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 		sw_bridge_normal_burst(pmd, v, in, pkts, keys, n, now_s);
 	}
 	pmd_tx_flush_all(pmd, v);
+	t4 = rte_rdtsc();
+	if (t4 - t0 < SW_STAGE_MAX_CYCLES) {
+		/* Batches that filled up were flushed inside the pipeline. */
+		uint64_t tx = pmd->tx_tsc - tx0;
+
+		pmd->stats.stage_packets += n;
+		pmd->stats.stage_cycles[SW_STAGE_RX] += t1 - t0;
+		pmd->stats.stage_cycles[SW_STAGE_PARSE] += t2 - t1;
+		pmd->stats.stage_cycles[SW_STAGE_PIPELINE] += t4 - t2 - tx;
+		pmd->stats.stage_cycles[SW_STAGE_TX] += tx;
+	}
 	return n;
 }
 
@@ -166,8 +182,12 @@ static int pmd_main(void *arg)
 		t1 = rte_rdtsc();
 		pmd->stats.iterations++;
 		if (rx) {
+			uint64_t cpp = (t1 - t0) / rx / SW_CPP_BUCKET;
+
 			pmd->stats.busy_cycles += t1 - t0;
 			pmd->stats.packets += rx;
+			pmd->stats.busy_iterations++;
+			pmd->stats.cpp_hist[cpp < SW_CPP_BUCKETS ? cpp : SW_CPP_BUCKETS - 1] += rx;
 			sleep_us = 0;
 			continue;
 		}
@@ -206,10 +226,18 @@ int sw_pmd_start_all(void)
 			return -ENOMEM;
 		pmd->emc = rte_zmalloc_socket("sw_emc", sizeof(*pmd->emc), RTE_CACHE_LINE_SIZE,
 					      (int)rte_lcore_to_socket_id(lcore));
-		if (!pmd->emc) {
+		pmd->mfc = rte_malloc_socket("sw_mfc", sizeof(*pmd->mfc), RTE_CACHE_LINE_SIZE,
+					     (int)rte_lcore_to_socket_id(lcore));
+		pmd->fdbc = rte_zmalloc_socket("sw_fdbc", sizeof(*pmd->fdbc), RTE_CACHE_LINE_SIZE,
+					       (int)rte_lcore_to_socket_id(lcore));
+		if (!pmd->emc || !pmd->mfc || !pmd->fdbc) {
+			rte_free(pmd->emc);
+			rte_free(pmd->mfc);
+			rte_free(pmd->fdbc);
 			rte_free(pmd);
 			return -ENOMEM;
 		}
+		sw_mfc_init(pmd->mfc);
 		pmd->idx = sw_dp.n_pmds;
 		pmd->lcore = lcore;
 		sw_dp.pmds[sw_dp.n_pmds++] = pmd;
@@ -218,6 +246,8 @@ int sw_pmd_start_all(void)
 			VSL_ERR("cannot launch PMD on lcore %u: %d", lcore, ret);
 			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
 			rte_free(pmd->emc);
+			rte_free(pmd->mfc);
+			rte_free(pmd->fdbc);
 			rte_free(pmd);
 			return ret;
 		}
@@ -235,6 +265,8 @@ void sw_pmd_stop_all(void)
 	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
 		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
 		rte_free(sw_dp.pmds[i]->emc);
+		rte_free(sw_dp.pmds[i]->mfc);
+		rte_free(sw_dp.pmds[i]->fdbc);
 		rte_free(sw_dp.pmds[i]);
 		sw_dp.pmds[i] = NULL;
 	}

@@ -9,6 +9,7 @@
 #include <rte_cycles.h>
 
 #include "sw_fdb.h"
+#include "sw_cls.h"
 #include "sw_internal.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
@@ -195,6 +196,22 @@ static void add_u64(struct json_object *o, const char *k, uint64_t v)
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
 }
 
+/* The packet-weighted median of the busy iterations' cycles per packet (the
+ * middle of its bucket; 0 without packets). */
+static uint64_t cpp_median(const struct sw_pmd_stats *d)
+{
+	uint64_t total = 0, acc = 0;
+
+	for (unsigned b = 0; b < SW_CPP_BUCKETS; b++)
+		total += d->cpp_hist[b];
+	for (unsigned b = 0; b < SW_CPP_BUCKETS && total; b++) {
+		acc += d->cpp_hist[b];
+		if (2 * acc >= total)
+			return (uint64_t)b * SW_CPP_BUCKET + SW_CPP_BUCKET / 2;
+	}
+	return 0;
+}
+
 static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 {
 	static const struct vsl_rpc_param table[] = {
@@ -224,6 +241,9 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.capture_lost = s->capture_lost - pmd_base[i].capture_lost;
 		d.emc_lookups = s->emc_lookups - pmd_base[i].emc_lookups;
 		d.emc_hits = s->emc_hits - pmd_base[i].emc_hits;
+		d.mf_lookups = s->mf_lookups - pmd_base[i].mf_lookups;
+		d.mf_hits = s->mf_hits - pmd_base[i].mf_hits;
+		d.mf_probes = s->mf_probes - pmd_base[i].mf_probes;
 		d.cls_lookups = s->cls_lookups - pmd_base[i].cls_lookups;
 		d.cls_hits = s->cls_hits - pmd_base[i].cls_hits;
 		d.subtable_probes = s->subtable_probes - pmd_base[i].subtable_probes;
@@ -231,6 +251,12 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		d.to_local = s->to_local - pmd_base[i].to_local;
 		d.to_group = s->to_group - pmd_base[i].to_group;
 		d.ttl_expired = s->ttl_expired - pmd_base[i].ttl_expired;
+		d.busy_iterations = s->busy_iterations - pmd_base[i].busy_iterations;
+		for (unsigned b = 0; b < SW_CPP_BUCKETS; b++)
+			d.cpp_hist[b] = s->cpp_hist[b] - pmd_base[i].cpp_hist[b];
+		d.stage_packets = s->stage_packets - pmd_base[i].stage_packets;
+		for (unsigned b = 0; b < SW_STAGE_N; b++)
+			d.stage_cycles[b] = s->stage_cycles[b] - pmd_base[i].stage_cycles[b];
 		if (pp.clear)
 			pmd_base[i] = *s;
 		total = d.busy_cycles + d.idle_cycles;
@@ -241,6 +267,19 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "busy_cycles", d.busy_cycles);
 		add_u64(o, "idle_cycles", d.idle_cycles);
 		add_u64(o, "cycles_per_packet", d.packets ? d.busy_cycles / d.packets : 0);
+		add_u64(o, "cycles_per_packet_median", cpp_median(&d));
+		json_object_object_add(o, "packets_per_busy_iteration", json_object_new_double(
+			d.busy_iterations ? (double)d.packets / (double)d.busy_iterations : 0.0));
+		{
+			static const char *const names[SW_STAGE_N] = { "rx", "parse", "pipeline", "tx" };
+			struct json_object *sc = json_object_new_object();
+
+			for (unsigned b = 0; b < SW_STAGE_N; b++)
+				json_object_object_add(sc, names[b], json_object_new_double(
+					d.stage_packets ? (double)d.stage_cycles[b] /
+							  (double)d.stage_packets : 0.0));
+			json_object_object_add(o, "stage_cycles_per_packet", sc);
+		}
 		json_object_object_add(o, "busy_pct", json_object_new_double(
 			total ? 100.0 * (double)d.busy_cycles / (double)total : 0.0));
 		add_u64(o, "sleep_us", d.sleep_us);
@@ -250,6 +289,21 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "emc_hits", d.emc_hits);
 		json_object_object_add(o, "emc_hit_pct", json_object_new_double(
 			d.emc_lookups ? 100.0 * (double)d.emc_hits / (double)d.emc_lookups : 0.0));
+		add_u64(o, "megaflow_lookups", d.mf_lookups);
+		add_u64(o, "megaflow_hits", d.mf_hits);
+		json_object_object_add(o, "megaflow_hit_pct", json_object_new_double(
+			d.mf_lookups ? 100.0 * (double)d.mf_hits / (double)d.mf_lookups : 0.0));
+		add_u64(o, "megaflow_probes", d.mf_probes);
+		json_object_object_add(o, "megaflow_subtables_per_hit", json_object_new_double(
+			d.mf_hits ? (double)d.mf_probes / (double)d.mf_hits : 0.0));
+		{
+			uint32_t nst;
+			uint64_t nmf;
+
+			sw_mfc_usage(sw_dp.pmds[i]->mfc, &nst, &nmf);
+			add_u64(o, "megaflow_subtables", nst);
+			add_u64(o, "megaflows", nmf);
+		}
 		add_u64(o, "cls_lookups", d.cls_lookups);
 		add_u64(o, "cls_hits", d.cls_hits);
 		add_u64(o, "subtable_probes", d.subtable_probes);

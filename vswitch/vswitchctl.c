@@ -185,10 +185,18 @@ static void print_pmd_stats(struct json_object *res)
 		printf("  busy cycles: %" PRId64 " (%.1f%%)\n", num(p, "busy_cycles"),
 		       json_object_get_double(get(p, "busy_pct")));
 		printf("  idle cycles: %" PRId64 "\n", num(p, "idle_cycles"));
-		printf("  processing cycles per packet: %" PRId64 "\n", num(p, "cycles_per_packet"));
+		printf("  processing cycles per packet: %" PRId64 " (median of busy iterations: %" PRId64
+		       ", %.1f packets per busy iteration)\n", num(p, "cycles_per_packet"),
+		       num(p, "cycles_per_packet_median"),
+		       json_object_get_double(get(p, "packets_per_busy_iteration")));
 		printf("  idle sleep: %" PRId64 " us\n", num(p, "sleep_us"));
 		printf("  emc hits: %" PRId64 " of %" PRId64 " (%.1f%%)\n", num(p, "emc_hits"),
 		       num(p, "emc_lookups"), json_object_get_double(get(p, "emc_hit_pct")));
+		printf("  megaflow hits: %" PRId64 " of %" PRId64 " (%.1f%%), subtable lookups per hit: "
+		       "%.2f, %" PRId64 " megaflows in %" PRId64 " subtables\n", num(p, "megaflow_hits"),
+		       num(p, "megaflow_lookups"), json_object_get_double(get(p, "megaflow_hit_pct")),
+		       json_object_get_double(get(p, "megaflow_subtables_per_hit")),
+		       num(p, "megaflows"), num(p, "megaflow_subtables"));
 		printf("  classifier hits: %" PRId64 " of %" PRId64 ", subtable lookups per hit: %.2f\n",
 		       num(p, "cls_hits"), num(p, "cls_lookups"),
 		       json_object_get_double(get(p, "subtables_per_hit")));

@@ -1,23 +1,48 @@
 #!/usr/bin/env bash
-# bench/vswitch/run.sh [BUILD_DIR] [SECONDS] [FLOWS] [SCENARIO] — scenarios of
-# issue 3, 64-byte frames between two vhost-user ports:
-#   1 (default): L2 learning (NORMAL), FLOWS source MACs;
+# bench/vswitch/run.sh [BUILD_DIR] [SECONDS] [FLOWS] [SCENARIO] — the scenarios
+# of issue 3, 64-byte frames between two vhost-user ports:
+#   1 (default): L2 learning (NORMAL), FLOWS source MACs, both ports on access
+#      VLAN 10;
 #   2: fail_mode=secure, FLOWS exact 5-tuple rules (one per generator flow:
 #      UDP 10.0.0.1:1024+i -> 10.0.0.2:9) plus 10 wildcard rules of other
-#      masks, each output to the receiving port (FLOWS defaults to 1000).
+#      masks, each output to the receiving port (FLOWS defaults to 1000);
+#   3: as 2 with 100,000 rules: the FLOWS the traffic uses among 99,989
+#      exact 5-tuple rules, plus the 11 others;
+#   4: access to trunk (NORMAL): the sender on access VLAN 10, the receiver a
+#      trunk carrying VLAN 10, so every frame gets its tag pushed (VSW_DIR=pop:
+#      the trunk sends tagged frames, the access port receives them popped);
+#   5: flow installs per second while forwarding: scenario 2's rules and
+#      traffic at VSW_RATE packets/s (default 1,000,000), and meanwhile
+#      100,000 other flows installed (batches of 5,000, one commit each) and
+#      deleted (bench/vswitch/vsw_flows.py churn); reports installs/s and the
+#      traffic's loss.
 #
 # Builds the generator (vsw_gen.c) into BUILD_DIR/bench/vswitch, starts
 # vswitchd (PMD on the second CPU, pure polling) with two vhost-user ports in
-# client mode on access VLAN 10, and runs the generator (virtio_user, the
-# vhost-user servers) on the first CPU. Prints one JSON line: the generator's
-# counts plus the PMD's processing cycles per packet (busy cycles / packets, as
-# OVS's pmd-stats-show) and the machine, date and commit. Needs root and
-# hugepages. Not part of `make test`.
+# client mode, and runs the generator (virtio_user, the vhost-user servers) on
+# the first CPU. Prints one JSON line: the generator's counts plus the PMD's
+# processing cycles per packet (busy cycles / packets, as OVS's
+# pmd-stats-show), the cache hit rates, the machine's load average, date and
+# commit. VSW_RATE=PPS offers a fixed rate in any scenario (compare cycles per
+# packet only at the same offered load); VSW_PERF=FILE records a cpu-clock
+# profile of the PMD thread. Needs root and hugepages. Not part of `make test`.
+#
+# OVS-DPDK: the issue asks for the same scenarios against Debian's
+# openvswitch-switch-dpdk when it is installed. That comparison is not
+# implemented (the package is not on the machines this was written on); the
+# JSON says whether it is installed.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 seconds=${2:-5}
 scenario=${4:-1}
-flows=${3:-$([ "$scenario" = 2 ] && echo 1000 || echo 1)}   # distinct flows offered
+case "$scenario" in
+  1|4) def_flows=1 ;;
+  *) def_flows=1000 ;;
+esac
+flows=${3:-$def_flows}   # distinct flows offered
+rate=${VSW_RATE:-0}
+[ "$scenario" = 5 ] && rate=${VSW_RATE:-1000000}
+[ "$scenario" = 5 ] && [ "$seconds" -lt 12 ] && seconds=12
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 commit=${VESSEL_COMMIT:-$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)}
 out=$build/bench/vswitch
@@ -40,39 +65,105 @@ trap cleanup EXIT
 "$build/bin/vswitchd" --log-file "$rundir/vswitchd.log" -v dpdk:warn &
 for _ in $(seq 200); do [ -S "$rundir/vswitchd.sock" ] && break; sleep 0.05; done
 ctl set-bridge pmd_sleep_max_us=0 >/dev/null
-ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
-ctl add-port g1 type=vhost-user path="$rundir/g1.sock" tag=10 >/dev/null
-if [ "$scenario" = 2 ]; then
-  g0=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g0"][0])')
-  g1=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g1"][0])')
-  {
-    for i in $(seq 0 $((flows - 1))); do
-      echo "priority=100,in_port=$g0,udp,nw_src=10.0.0.1,nw_dst=10.0.0.2,tp_src=$((1024 + i)),tp_dst=9,actions=output:$g1"
-    done
-    for i in $(seq 0 9); do
-      echo "priority=$((50 + i)),ip,nw_dst=10.$((i + 1)).0.0/$((8 + i)),actions=drop"
-    done
-    echo "priority=10,in_port=$g1,actions=output:$g0"
-  } > "$rundir/flows.txt"
+ofport() {
+  ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]==sys.argv[1]][0])' "$1"
+}
+tx=g0 rx=g1 vlan=-1 rx_vlan=-1
+install='{"flows": 0, "installs_per_s": 0}'
+if [ "$scenario" = 4 ]; then
+  ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
+  ctl add-port g1 type=vhost-user path="$rundir/g1.sock" trunks=10 >/dev/null
+  if [ "${VSW_DIR:-push}" = pop ]; then
+    tx=g1 rx=g0 vlan=10
+  else
+    rx_vlan=10
+  fi
+else
+  ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
+  ctl add-port g1 type=vhost-user path="$rundir/g1.sock" tag=10 >/dev/null
+fi
+if [ "$scenario" = 2 ] || [ "$scenario" = 3 ] || [ "$scenario" = 5 ]; then
+  total=$([ "$scenario" = 3 ] && echo 100000 || echo $((flows + 11)))
+  /usr/bin/python3 - "$(ofport g0)" "$(ofport g1)" "$flows" "$total" > "$rundir/flows.txt" <<'EOF'
+import sys
+g0, g1, flows, total = (int(a) for a in sys.argv[1:])
+# The generator's flows first (UDP 10.0.0.1:1024+i -> 10.0.0.2:9), then
+# exact rules of the same mask no traffic hits, up to total - 11.
+for i in range(total - 11):
+    dst, sport = (2, 1024 + i) if i < flows else (3 + i // 60000, 1024 + i % 60000)
+    print(f"priority=100,in_port={g0},udp,nw_src=10.0.0.1,nw_dst=10.0.0.{dst},"
+          f"tp_src={sport},tp_dst=9,actions=output:{g1}")
+for i in range(10):
+    print(f"priority={50 + i},ip,nw_dst=10.{i + 1}.0.0/{8 + i},actions=drop")
+print(f"priority=10,in_port={g1},actions=output:{g0}")
+EOF
   ctl set-bridge fail_mode=secure >/dev/null
-  ctl add-flows "$rundir/flows.txt" >/dev/null
+  install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add \
+              "$rundir/flows.txt" --pid "$(cat "$rundir/vswitchd.pid")")
 fi
 ctl pmd-stats clear=true >/dev/null
+# VSW_PERF=FILE: sample the PMD thread (perf record -e cpu-clock: this VM has no
+# hardware counters) while the generator runs; `perf report -i FILE` reads it.
+if [ -n "${VSW_PERF:-}" ] && command -v perf >/dev/null; then
+  pmd_tid=$(ps -L -o tid=,comm= -p "$(cat "$rundir/vswitchd.pid")" | awk '$2 ~ /worker/ {print $1; exit}')
+  ( sleep 1.5; exec perf record -q -e cpu-clock -g -t "$pmd_tid" -o "$VSW_PERF" -- sleep "$((seconds > 2 ? seconds - 1 : 1))" ) >/dev/null 2>&1 &
+fi
+churn_out=$rundir/churn.json
+if [ "$scenario" = 5 ]; then
+  # Rules change under load: once the measured interval starts, install and
+  # delete 100,000 flows the traffic does not match.
+  ( for _ in $(seq 600); do [ -e "$rundir/ready" ] && break; sleep 0.05; done
+    sleep 1
+    /usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" churn \
+      --count 100000 --batch 5000 --pid "$(cat "$rundir/vswitchd.pid")" > "$churn_out" ) &
+  churn_pid=$!
+fi
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 cpu0=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
 gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --file-prefix "vessel-vswgen-$$" --log-level=warning -- \
-        --tx "$rundir/g0.sock" --rx "$rundir/g1.sock" --seconds "$seconds" --warmup 1 --flows "$flows" | tail -1)
+        --tx "$rundir/$tx.sock" --rx "$rundir/$rx.sock" --seconds "$seconds" --warmup 1 \
+        --flows "$flows" --vlan "$vlan" --rx-vlan "$rx_vlan" --rate "$rate" \
+        --ready "$rundir/ready" --scenario "$scenario" | tail -1)
+[ "$scenario" = 5 ] && wait "$churn_pid"
 pmd=$(ctl --json pmd-stats)
-cpp=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(p[0]["cycles_per_packet"] if p else 0)')
-emc=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(round(p[0].get("emc_hit_pct",0),1) if p else 0)')
-busy=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(round(p[0]["busy_pct"],1) if p else 0)')
-drops=$(ctl --json dump-ports | /usr/bin/python3 -c 'import json,sys; print(sum(p["drops_total"] for p in json.load(sys.stdin)))')
+ports=$(ctl --json dump-ports)
+ovs=$([ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] && echo installed || echo absent)
 printf '%s' "$gen" | /usr/bin/python3 -c '
 import json, sys, socket, time
 r = json.loads(sys.stdin.read())
-r.update(pmd_cycles_per_packet=int(sys.argv[1]), pmd_busy_pct=float(sys.argv[2]),
-         switch_drops=int(sys.argv[3]), machine=socket.gethostname(),
-         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), commit=sys.argv[4])
-if sys.argv[5] == "2":
-    r.update(bench="vswitch_flows", scenario=2, rules=r["flows"] + 11, emc_hit_pct=float(sys.argv[6]))
-print(json.dumps(r))' "$cpp" "$busy" "$drops" "$commit" "$scenario" "$emc"
+pmd = json.loads(sys.argv[1])
+ports = json.loads(sys.argv[2])
+scenario = int(sys.argv[4])
+p = pmd[0] if pmd else {}
+names = {1: "vswitch_l2", 2: "vswitch_flows", 3: "vswitch_flows_100k", 4: "vswitch_vlan_push_pop",
+         5: "vswitch_flow_installs"}
+r.update(bench=names[scenario], scenario=scenario,
+         pmd_cycles_per_packet=p.get("cycles_per_packet", 0),
+         pmd_busy_pct=round(p.get("busy_pct", 0), 1),
+         pmd_cycles_per_packet_median=p.get("cycles_per_packet_median", 0),
+         packets_per_busy_iteration=round(p.get("packets_per_busy_iteration", 0), 1),
+         stage_cycles_per_packet={k: round(v) for k, v in p.get("stage_cycles_per_packet", {}).items()},
+         emc_hit_pct=round(p.get("emc_hit_pct", 0), 1),
+         megaflow_hit_pct=round(p.get("megaflow_hit_pct", 0), 1),
+         classifier_lookups=p.get("cls_lookups", 0),
+         switch_drops=sum(q["drops_total"] for q in ports),
+         switch_drops_by_reason={"%s.%s" % (q["name"], k): v for q in ports
+                                 for k, v in q.get("drops", {}).items() if v},
+         load_avg=sys.argv[3], machine=socket.gethostname(),
+         date=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), commit=sys.argv[5],
+         ovs_dpdk=sys.argv[6])
+if scenario == 4:
+    r["direction"] = sys.argv[7]
+if scenario in (2, 3, 5):
+    r["rules"] = json.loads(sys.argv[8])["flows"]
+    r["rules_install_per_s"] = json.loads(sys.argv[8])["installs_per_s"]
+    r["rules_install_per_control_cpu_s"] = json.loads(sys.argv[8]).get("installs_per_cpu_s", 0)
+if scenario == 5:
+    c = json.loads(open(sys.argv[9]).read())
+    r.update(churn_flows=c["flows"], installs_per_s=c["installs_per_s"],
+             installs_per_control_cpu_s=c.get("installs_per_cpu_s", 0),
+             install_seconds=c["seconds"], commits=c["commits"], deleted=c["deleted"],
+             delete_seconds=c["delete_seconds"])
+print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VSW_DIR:-push}" \
+  "$install" "$churn_out"

@@ -1,7 +1,8 @@
 /* vsw_gen — a DPDK traffic generator on virtio_user for vswitchd benchmarks.
  *
  *   vsw_gen EAL-ARGS -- --tx SOCK --rx SOCK [--seconds S] [--warmup S]
- *                       [--flows N] [--vlan V] [--size BYTES]
+ *                       [--flows N] [--vlan V] [--rx-vlan V] [--size BYTES]
+ *                       [--rate PPS] [--ready FILE] [--scenario N] [--ring DESCS]
  *
  * Two virtio_user ports, each the vhost-user *server* (`server=1`) of one of
  * vswitchd's vhost-user ports (client mode). The generator learns the receive
@@ -14,6 +15,19 @@
  * virtio PMD drops it when the device is done with it) and the stock is topped
  * up in bulk, so there is no allocation, copy or extra atomic per packet on the
  * transmit side. Received mbufs are freed in bulk.
+ *
+ * --rate PPS offers at most PPS packets per second (bursts released on the
+ * TSC clock; 0, the default, is as fast as the ring takes them). --vlan tags
+ * what --tx sends, --rx-vlan what --rx sends (the learning frames: -1 means
+ * the same as --vlan), for access-to-trunk runs. --ready FILE is created when
+ * the measured interval starts (a script can then change rules under load);
+ * SIGINT or SIGTERM ends the interval early (--seconds is then a maximum).
+ * --ring sets the virtio rings' size (power of 2, 64-4096, default 1024): a
+ * larger receive ring rides out the generator losing its CPU on a loaded
+ * machine. Counts: `sent` is what the tx ring accepted, `received` what arrived during
+ * the interval, `late` what arrived after it; loss = sent -
+ * received - late. Ring-full is back-pressure, not loss. `late` is what
+ * arrives after the interval until 0.3 s pass without a packet (at most 3 s).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,17 +46,30 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
-enum { BURST = 32, NB_DESC = 1024, MAX_FLOWS = 4096, REF_STOCK = 30000, REF_LOW = 2048 };
+enum { BURST = 32, NB_DESC_DEF = 1024, MAX_FLOWS = 4096, REF_STOCK = 30000, REF_LOW = 2048 };
 
 struct opts {
 	const char *tx_sock, *rx_sock;
 	double seconds, warmup;
 	unsigned flows;
-	int vlan;
+	int vlan, rx_vlan;
 	unsigned size;
+	double rate;
+	const char *ready;
+	int scenario;
 };
 
+static volatile sig_atomic_t stop_early;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_early = 1;
+}
+
 static const struct rte_ether_addr RX_MAC = { { 0x02, 0x00, 0x00, 0xbb, 0x00, 0x01 } };
+
+static unsigned nb_desc = NB_DESC_DEF;
 
 static int port_open(const char *name, const char *sock, struct rte_mempool *mp, uint16_t *pid)
 {
@@ -50,7 +77,8 @@ static int port_open(const char *name, const char *sock, struct rte_mempool *mp,
 	struct rte_eth_conf conf = { 0 };
 	int ret;
 
-	snprintf(devargs, sizeof(devargs), "%s,path=%s,server=1,queues=1", name, sock);
+	snprintf(devargs, sizeof(devargs), "%s,path=%s,server=1,queues=1,queue_size=%d", name, sock,
+		 nb_desc);
 	ret = rte_dev_probe(devargs);
 	if (ret)
 		return ret;
@@ -58,8 +86,8 @@ static int port_open(const char *name, const char *sock, struct rte_mempool *mp,
 	if (ret)
 		return ret;
 	if ((ret = rte_eth_dev_configure(*pid, 1, 1, &conf)) ||
-	    (ret = rte_eth_rx_queue_setup(*pid, 0, NB_DESC, rte_socket_id(), NULL, mp)) ||
-	    (ret = rte_eth_tx_queue_setup(*pid, 0, NB_DESC, rte_socket_id(), NULL)) ||
+	    (ret = rte_eth_rx_queue_setup(*pid, 0, (uint16_t)nb_desc, rte_socket_id(), NULL, mp)) ||
+	    (ret = rte_eth_tx_queue_setup(*pid, 0, (uint16_t)nb_desc, rte_socket_id(), NULL)) ||
 	    (ret = rte_eth_dev_start(*pid)))
 		return ret;
 	return 0;
@@ -126,17 +154,42 @@ static uint64_t drain(uint16_t pid, double seconds)
 	return n;
 }
 
+/* Receives until `quiet` seconds pass without a packet (at most `max`): a
+ * starved generator (or switch) on a loaded machine may still have packets in
+ * flight when the interval ends; they are late, not lost. */
+static uint64_t drain_quiet(uint16_t pid, double quiet, double max)
+{
+	struct rte_mbuf *pk[BURST];
+	uint64_t hz = rte_get_tsc_hz(), n = 0, now = rte_rdtsc();
+	uint64_t end = now + (uint64_t)(max * (double)hz);
+	uint64_t last = now, q = (uint64_t)(quiet * (double)hz);
+
+	while ((now = rte_rdtsc()) < end && now - last < q) {
+		uint16_t k = rte_eth_rx_burst(pid, 0, pk, BURST);
+
+		rte_pktmbuf_free_bulk(pk, k);
+		n += k;
+		if (k)
+			last = now;
+	}
+	return n;
+}
+
 static int parse(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
 		{ "tx", required_argument, NULL, 't' }, { "rx", required_argument, NULL, 'r' },
 		{ "seconds", required_argument, NULL, 's' }, { "warmup", required_argument, NULL, 'w' },
 		{ "flows", required_argument, NULL, 'f' }, { "vlan", required_argument, NULL, 'v' },
-		{ "size", required_argument, NULL, 'z' }, { NULL, 0, NULL, 0 },
+		{ "size", required_argument, NULL, 'z' }, { "rate", required_argument, NULL, 'R' },
+		{ "rx-vlan", required_argument, NULL, 'V' }, { "ready", required_argument, NULL, 'y' },
+		{ "scenario", required_argument, NULL, 'S' }, { "ring", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .seconds = 5, .warmup = 1, .flows = 1, .vlan = -1, .size = 60 };
+	*o = (struct opts){ .seconds = 5, .warmup = 1, .flows = 1, .vlan = -1, .rx_vlan = -2,
+			    .size = 60, .scenario = 1 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tx_sock = optarg; break;
@@ -146,12 +199,20 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'f': o->flows = (unsigned)atoi(optarg); break;
 		case 'v': o->vlan = atoi(optarg); break;
 		case 'z': o->size = (unsigned)atoi(optarg); break;
+		case 'R': o->rate = atof(optarg); break;
+		case 'V': o->rx_vlan = atoi(optarg); break;
+		case 'y': o->ready = optarg; break;
+		case 'S': o->scenario = atoi(optarg); break;
+		case 'g': nb_desc = (unsigned)atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
 	if (!o->tx_sock || !o->rx_sock || !o->flows || o->flows > MAX_FLOWS || o->size < 60 ||
-	    o->size > 1500 || o->seconds <= 0)
+	    o->size > 1500 || o->seconds <= 0 || o->rate < 0 || nb_desc < 64 || nb_desc > 4096 ||
+	    (nb_desc & (nb_desc - 1)))
 		return -EINVAL;
+	if (o->rx_vlan == -2)
+		o->rx_vlan = o->vlan;
 	return 0;
 }
 
@@ -162,7 +223,7 @@ int main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct opts o;
 	uint16_t ptx, prx;
-	uint64_t sent = 0, recvd = 0, hz, t0, t1, late;
+	uint64_t sent = 0, recvd = 0, hz, t0, t1, late, now;
 	unsigned next = 0;
 	char rundir[4096];
 	int n;
@@ -174,7 +235,8 @@ int main(int argc, char **argv)
 	}
 	if (parse(argc - n, argv + n, &o)) {
 		fprintf(stderr, "usage: vsw_gen EAL -- --tx SOCK --rx SOCK [--seconds S] [--warmup S] "
-				"[--flows N] [--vlan V] [--size B]\n");
+				"[--flows N] [--vlan V] [--rx-vlan V] [--size B] [--rate PPS] "
+				"[--ready FILE] [--scenario N] [--ring DESCS]\n");
 		return 2;
 	}
 	mp = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -185,6 +247,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	hz = rte_get_tsc_hz();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
 	/* Wait for vswitchd's ports to connect (link up on both). */
 	for (int i = 0; i < 300; i++) {
 		struct rte_eth_link a, b;
@@ -198,7 +262,7 @@ int main(int argc, char **argv)
 	/* The receiver announces its MAC so the switch forwards instead of flooding. */
 	for (int i = 0; i < 8; i++) {
 		struct rte_ether_addr bc = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
-		struct rte_mbuf *m = frame_build(mp, &RX_MAC, &bc, o.vlan, o.size, 1);
+		struct rte_mbuf *m = frame_build(mp, &RX_MAC, &bc, o.rx_vlan, o.size, 1);
 
 		if (m && rte_eth_tx_burst(prx, 0, &m, 1) == 0)
 			rte_pktmbuf_free(m);
@@ -225,9 +289,22 @@ int main(int argc, char **argv)
 		sent = recvd = 0;
 		t0 = rte_rdtsc();
 		end = t0 + (uint64_t)(secs * (double)hz);
-		while (rte_rdtsc() < end) {
+		if (phase && o.ready) {
+			FILE *f = fopen(o.ready, "w");
+
+			if (f)
+				fclose(f);
+		}
+		while ((now = rte_rdtsc()) < end && !(phase && stop_early)) {
 			uint16_t k;
 
+			/* Rate: the packets due by now, in bursts of at most BURST. */
+			if (o.rate > 0 && (double)sent >= o.rate * (double)(now - t0) / (double)hz) {
+				k = rte_eth_rx_burst(prx, 0, pk, BURST);
+				rte_pktmbuf_free_bulk(pk, k);
+				recvd += k;
+				continue;
+			}
 			for (unsigned i = 0; i < BURST; i++) {
 				pk[i] = tmpl[next];
 				next = next + 1 == o.flows ? 0 : next + 1;
@@ -245,11 +322,12 @@ int main(int argc, char **argv)
 		}
 		t1 = rte_rdtsc();
 	}
-	late = drain(prx, 0.3);
-	printf("{\"bench\":\"vswitch_l2\",\"scenario\":1,\"frame_bytes\":%u,\"flows\":%u,"
-	       "\"vlan\":%d,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+	late = drain_quiet(prx, 0.3, 3.0);
+	printf("{\"bench\":\"vswitch\",\"scenario\":%d,\"frame_bytes\":%u,\"flows\":%u,"
+	       "\"vlan\":%d,\"rx_vlan\":%d,\"offered_pps\":%.0f,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 	       ",\"late\":%" PRIu64 ",\"loss_pct\":%.3f,\"tx_mpps\":%.3f,\"rx_mpps\":%.3f}\n",
-	       o.size + 4, o.flows, o.vlan, (double)(t1 - t0) / (double)hz, sent, recvd, late,
+	       o.scenario, o.size + 4, o.flows, o.vlan, o.rx_vlan, o.rate,
+	       (double)(t1 - t0) / (double)hz, sent, recvd, late,
 	       sent ? 100.0 * (double)(sent - RTE_MIN(sent, recvd + late)) / (double)sent : 0.0,
 	       (double)sent / ((double)(t1 - t0) / (double)hz) / 1e6,
 	       (double)recvd / ((double)(t1 - t0) / (double)hz) / 1e6);

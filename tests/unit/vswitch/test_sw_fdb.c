@@ -89,6 +89,46 @@ static void test_move(void **state)
 	sw_fdb_destroy(f);
 }
 
+/* A PMD's position cache: hits while the key lives (a move is seen through
+ * the position), misses after a removal changed the generation. */
+static void test_position_cache(void **state)
+{
+	static struct sw_fdb_cache c;
+	struct sw_fdb *f = fdb_new(1024);
+	struct sw_fdb_key k, k2;
+	const struct sw_fdb_key *kp = &k;
+	int32_t pos, got;
+	uint32_t gen;
+	uint8_t m[6];
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	mac_of(m, 9);
+	sw_fdb_key_set(&k, m, 10);
+	sw_fdb_key_set(&k2, m, 11);
+	gen = sw_fdb_generation(f);
+	assert_false(sw_fdb_cache_get(&c, gen, &k, &got));
+	assert_int_equal(sw_fdb_learn(f, m, 10, 3, 0, 100), 0);
+	sw_fdb_lookup_bulk(f, &kp, 1, &pos);
+	assert_true(pos >= 0);
+	sw_fdb_cache_put(&c, gen, &k, pos);
+	assert_true(sw_fdb_cache_get(&c, gen, &k, &got));
+	assert_int_equal(got, pos);
+	assert_false(sw_fdb_cache_get(&c, gen, &k2, &got));     /* other VLAN */
+	/* A move keeps the position: the cached one gives the new port. */
+	assert_int_equal(sw_fdb_learn(f, m, 10, 4, 0, 101), 0);
+	assert_int_equal(sw_fdb_generation(f), gen);
+	assert_int_equal(sw_fdb_pos_port(f, got), 4);
+	/* A flush that removes nothing keeps the generation; one that removes
+	 * the key changes it, and the cached position no longer answers. */
+	assert_int_equal(sw_fdb_flush(f, 7, -1), 0);
+	assert_int_equal(sw_fdb_generation(f), gen);
+	assert_int_equal(sw_fdb_flush(f, 4, -1), 1);
+	assert_int_not_equal(sw_fdb_generation(f), gen);
+	assert_false(sw_fdb_cache_get(&c, sw_fdb_generation(f), &k, &got));
+	sw_fdb_destroy(f);
+}
+
 static void test_mac_limit(void **state)
 {
 	struct sw_fdb *f = fdb_new(1024);
@@ -263,6 +303,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_learn_lookup_per_vlan),
 		cmocka_unit_test(test_move),
+		cmocka_unit_test(test_position_cache),
 		cmocka_unit_test(test_mac_limit),
 		cmocka_unit_test(test_ageing),
 		cmocka_unit_test(test_flush),

@@ -50,6 +50,7 @@ static struct sw_view view;
 static struct sw_port ports[3];
 static struct sw_pmd pmd;
 static struct sw_emc emc;
+static struct sw_mfc mfc;
 static struct sw_flow *flows[SW_N_TABLES][16];
 static uint32_t nflows[SW_N_TABLES];
 static struct sw_cls *cls;
@@ -72,6 +73,8 @@ static int setup(void **state)
 	}
 	memset(&pmd, 0, sizeof(pmd));
 	pmd.emc = &emc;
+	pmd.mfc = &mfc;
+	sw_mfc_init(&mfc);
 	n_sent = n_normal = 0;
 	sw_dp.fail_secure = true;
 	return 0;
