@@ -153,7 +153,9 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	}
 	t = &ft.t[fm->table_id];
 	sw_match_normalize(&norm);
-	f = sw_flow_alloc(fm, sw_dp.n_pmds, sw_now_s());
+	/* One counter block per PMD, plus one for the control thread's
+	 * PACKET_OUT pipeline (sw_ofa.c). */
+	f = sw_flow_alloc(fm, sw_dp.n_pmds + 1, sw_now_s());
 	if (!f)
 		goto nomem;
 	f->created_tsc = rte_rdtsc();
@@ -173,6 +175,11 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 			ft.dirty = true;
 			return 1;
 		}
+	}
+	if (sw_dp.table_limit && t->n >= sw_dp.table_limit) {
+		sw_flow_free(f);
+		snprintf(err, errlen, "table %u full (%u flows)", fm->table_id, sw_dp.table_limit);
+		return -ENOSPC;
 	}
 	if (ft.n_flows >= SW_MAX_FLOWS) {
 		sw_flow_free(f);
@@ -217,6 +224,7 @@ int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen)
 				continue;
 			}
 			if (del) {
+				sw_ofa_flow_removed(f, 2 /* OFPRR_DELETE */);
 				if (bury_flow(f)) {
 					t->flows[keep++] = f;
 					continue;
@@ -325,15 +333,18 @@ unsigned sw_flow_expire(uint32_t now_s)
 			struct sw_flow *f = t->flows[i];
 			uint64_t p, b;
 			uint32_t used, last;
-			bool expire = false;
+			bool expire = false, hard = false;
 
 			if (f->hard_timeout && now_s - f->created_s >= f->hard_timeout)
-				expire = true;
+				expire = hard = true;
 			if (!expire && f->idle_timeout) {
 				sw_flow_stats_sum(f, &p, &b, &used);
 				last = used > f->created_s ? used : f->created_s;
 				expire = now_s - last >= f->idle_timeout;
 			}
+			if (expire)
+				sw_ofa_flow_removed(f, hard ? 1 /* OFPRR_HARD_TIMEOUT */
+							    : 0 /* OFPRR_IDLE_TIMEOUT */);
 			if (expire && !bury_flow(f)) {
 				ft.n_flows--;
 				count++;

@@ -128,7 +128,7 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	/* Stage 2: the OpenFlow pipeline. With no flow at all the bridge is
 	 * the plain NORMAL switch of fail-mode standalone (the whole burst in
 	 * one go), or drops everything in fail-mode secure. */
-	if (cls && cls->n_flows) {
+	if (cls && cls->n_flows && !__atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED)) {
 		sw_flow_exec_burst(pmd, v, in, cls, pkts, keys, n, now_s);
 	} else if (__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED)) {
 		for (uint16_t i = 0; i < n; i++) {
@@ -239,4 +239,10 @@ void sw_pmd_stop_all(void)
 		sw_dp.pmds[i] = NULL;
 	}
 	sw_dp.n_pmds = 0;
+}
+
+/* For the control thread's pseudo-PMD (PACKET_OUT, sw_ofa.c). */
+void sw_pmd_tx_flush_pending(struct sw_pmd *pmd, const struct sw_view *v)
+{
+	pmd_tx_flush_all(pmd, v);
 }
