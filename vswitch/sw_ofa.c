@@ -1049,20 +1049,33 @@ static void ports_scan(bool notify)
 	}
 }
 
-/* The fail mode and whether PMDs should queue packet-ins. */
+/* The fail mode and whether PMDs should queue packet-ins. As in Open
+ * vSwitch, only active ("tcp:") targets are controllers the fail mode is
+ * about; passive ("ptcp:") ones serve tools such as ovs-ofctl. */
 static void apply_connection_state(void)
 {
-	size_t active = ofa.agent ? ofa_agent_n_active(ofa.agent) : 0;
+	struct ofa_conn_info ci[SW_OFA_MAX_CONNS];
+	size_t n = ofa.agent ? ofa_agent_get_conns(ofa.agent, ci, SW_OFA_MAX_CONNS) : 0;
 	bool secure = __atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED);
-	bool bypass = ofa.n_targets && !active && !secure;
+	bool have_primary = false, primary_up = false, any_up = false, bypass;
 
+	for (unsigned i = 0; i < ofa.n_targets; i++)
+		have_primary |= !strncmp(ofa.targets[i], "tcp:", 4);
+	for (size_t i = 0; i < n && i < SW_OFA_MAX_CONNS; i++) {
+		bool up = !strcmp(ci[i].state, "active");
+
+		any_up |= up;
+		primary_up |= up && !strncmp(ci[i].target, "tcp:", 4);
+	}
+	bypass = have_primary && !primary_up && !secure;
 	if (__atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED) != bypass) {
 		VSL_INFO("%s", bypass ? "no controller connected: fail-mode standalone, the bridge "
 					"falls back to MAC learning"
-				      : "controller connected: the flow tables apply again");
+				      : "controller connected (or fail-mode secure): the flow tables "
+					"apply");
 		__atomic_store_n(&sw_dp.flows_bypass, bypass, __ATOMIC_RELAXED);
 	}
-	__atomic_store_n(&sw_dp.pin_enabled, active > 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sw_dp.pin_enabled, any_up, __ATOMIC_RELAXED);
 }
 
 static void port_timer_fn(struct vsl_loop *loop, struct vsl_timer *t, void *arg)
