@@ -215,6 +215,8 @@ struct sw_flow {
 	uint32_t created_s;
 	uint32_t modified_s;
 	bool dead;                        /* removed, waiting for its grace period */
+	uint32_t hash;                    /* of (priority, match): the table's index */
+	struct sw_flow *hnext;            /* control thread: index chain */
 	unsigned n_stats;
 	struct sw_flow_pmd_stats stats[]; /* one per PMD (at least one) */
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_hash_crc.h>
 
 #include "sw_cls.h"
 #include "sw_internal.h"
@@ -25,9 +26,13 @@ VSL_LOG_MODULE(flow);
 
 enum { SW_FLOW_TIMER_MS = 500 };
 
+/* A table: its flows in an array (dumps, non-strict selection) and an index
+ * by (priority, match) so that ADD finds the flow it replaces in O(1). */
 struct ftable {
 	struct sw_flow **flows;
 	uint32_t n, cap;
+	struct sw_flow **hb;          /* chains through flow->hnext */
+	uint32_t hmask;               /* buckets - 1 (0 with no buckets) */
 };
 
 static struct {
@@ -57,6 +62,64 @@ static int grow(void **arr, uint32_t *cap, uint32_t need, size_t elem)
 		return -ENOMEM;
 	*arr = n;
 	*cap = c;
+	return 0;
+}
+
+static uint32_t flow_hash(uint16_t priority, const struct sw_match *norm)
+{
+	return rte_hash_crc(norm, sizeof(*norm), priority);
+}
+
+static struct sw_flow *index_find(const struct ftable *t, uint16_t priority,
+				  const struct sw_match *norm, uint32_t h)
+{
+	if (!t->hb)
+		return NULL;
+	for (struct sw_flow *f = t->hb[h & t->hmask]; f; f = f->hnext)
+		if (f->hash == h && f->priority == priority && sw_match_equal(&f->match, norm))
+			return f;
+	return NULL;
+}
+
+static void index_del(struct ftable *t, struct sw_flow *f)
+{
+	struct sw_flow **pp;
+
+	if (!t->hb)
+		return;
+	for (pp = &t->hb[f->hash & t->hmask]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == f) {
+			*pp = f->hnext;
+			f->hnext = NULL;
+			return;
+		}
+	}
+}
+
+/* Inserts f (f->hash set); grows the buckets to keep chains short. */
+static int index_add(struct ftable *t, struct sw_flow *f)
+{
+	if (!t->hb || t->n + 1 > t->hmask + 1) {
+		uint32_t nb = t->hb ? (t->hmask + 1) * 2 : 64;
+		struct sw_flow **hb = calloc(nb, sizeof(*hb));
+
+		if (!hb)
+			return -ENOMEM;
+		for (uint32_t i = 0; t->hb && i <= t->hmask; i++) {
+			struct sw_flow *x = t->hb[i], *next;
+
+			for (; x; x = next) {
+				next = x->hnext;
+				x->hnext = hb[x->hash & (nb - 1)];
+				hb[x->hash & (nb - 1)] = x;
+			}
+		}
+		free(t->hb);
+		t->hb = hb;
+		t->hmask = nb - 1;
+	}
+	f->hnext = t->hb[f->hash & t->hmask];
+	t->hb[f->hash & t->hmask] = f;
 	return 0;
 }
 
@@ -117,6 +180,7 @@ void sw_flow_table_fini(void)
 		for (uint32_t i = 0; i < ft.t[t].n; i++)
 			sw_flow_free(ft.t[t].flows[i]);
 		free(ft.t[t].flows);
+		free(ft.t[t].hb);
 	}
 	for (uint32_t i = 0; i < ft.n_dead; i++)
 		sw_flow_free(ft.dead_flows[i]);
@@ -144,8 +208,9 @@ static bool selected(const struct sw_flow *f, const struct sw_flow_mod *sel,
 static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 {
 	struct ftable *t;
-	struct sw_flow *f;
+	struct sw_flow *f, *old;
 	struct sw_match norm = fm->match;
+	uint32_t h;
 
 	if (fm->table_id >= SW_N_TABLES) {
 		snprintf(err, errlen, "bad table %u", fm->table_id);
@@ -153,40 +218,45 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	}
 	t = &ft.t[fm->table_id];
 	sw_match_normalize(&norm);
+	h = flow_hash(fm->priority, &norm);
+	old = index_find(t, fm->priority, &norm, h);
+	/* Limits apply to new flows only: a replacement does not grow the table. */
+	if (!old && sw_dp.table_limit && t->n >= sw_dp.table_limit) {
+		snprintf(err, errlen, "table %u full (%u flows)", fm->table_id, sw_dp.table_limit);
+		return -ENOSPC;
+	}
+	if (!old && ft.n_flows >= SW_MAX_FLOWS) {
+		snprintf(err, errlen, "flow tables full (%d flows)", SW_MAX_FLOWS);
+		return -ENOSPC;
+	}
 	/* One counter block per PMD, plus one for the control thread's
 	 * PACKET_OUT pipeline (sw_ofa.c). */
 	f = sw_flow_alloc(fm, sw_dp.n_pmds + 1, sw_now_s());
 	if (!f)
 		goto nomem;
 	f->created_tsc = rte_rdtsc();
+	f->hash = h;
 	/* An identical match and priority replaces the old flow (OpenFlow 1.3
 	 * §6.4): the duration restarts, the counters carry over unless
 	 * OFPFF_RESET_COUNTS (a PMD may still count a last burst on the old one). */
-	for (uint32_t i = 0; i < t->n; i++) {
-		struct sw_flow *old = t->flows[i];
-
-		if (old->priority == f->priority && sw_match_equal(&old->match, &norm)) {
+	if (old) {
+		for (uint32_t i = 0; i < t->n; i++) {
+			if (t->flows[i] != old)
+				continue;
 			if (bury_flow(old))
 				goto nomem_free;
 			if (!(fm->flags & SW_OFPFF_RESET_COUNTS) && old->n_stats == f->n_stats)
 				for (unsigned j = 0; j < f->n_stats; j++)
 					f->stats[j] = old->stats[j];
+			index_del(t, old);
+			f->hnext = t->hb[h & t->hmask];
+			t->hb[h & t->hmask] = f;
 			t->flows[i] = f;
 			ft.dirty = true;
 			return 1;
 		}
 	}
-	if (sw_dp.table_limit && t->n >= sw_dp.table_limit) {
-		sw_flow_free(f);
-		snprintf(err, errlen, "table %u full (%u flows)", fm->table_id, sw_dp.table_limit);
-		return -ENOSPC;
-	}
-	if (ft.n_flows >= SW_MAX_FLOWS) {
-		sw_flow_free(f);
-		snprintf(err, errlen, "flow tables full (%d flows)", SW_MAX_FLOWS);
-		return -ENOSPC;
-	}
-	if (grow((void **)&t->flows, &t->cap, t->n + 1, sizeof(f)))
+	if (grow((void **)&t->flows, &t->cap, t->n + 1, sizeof(f)) || index_add(t, f))
 		goto nomem_free;
 	t->flows[t->n++] = f;
 	ft.n_flows++;
@@ -229,6 +299,7 @@ int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen)
 					t->flows[keep++] = f;
 					continue;
 				}
+				index_del(t, f);
 				ft.n_flows--;
 			} else {
 				struct sw_insts *in = sw_insts_dup(&fm->insts), *old = f->insts;
@@ -346,6 +417,7 @@ unsigned sw_flow_expire(uint32_t now_s)
 				sw_ofa_flow_removed(f, hard ? 1 /* OFPRR_HARD_TIMEOUT */
 							    : 0 /* OFPRR_IDLE_TIMEOUT */);
 			if (expire && !bury_flow(f)) {
+				index_del(t, f);
 				ft.n_flows--;
 				count++;
 				continue;

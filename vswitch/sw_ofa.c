@@ -53,6 +53,7 @@ VSL_LOG_MODULE(ofa);
 
 enum {
 	SW_OFA_COMMIT_MS = 50,
+	SW_OFA_COMMIT_MAX_MS = 1000,
 	SW_OFA_PIN_MS = 2,
 	SW_OFA_PORT_MS = 200,
 	SW_OFA_PIN_RING = 1024,
@@ -72,6 +73,7 @@ static struct {
 	struct vsl_loop *loop;
 	struct vsl_timer *commit_timer, *pin_timer, *port_timer;
 	bool dirty;
+	uint64_t dirty_since, last_mod;  /* TSC */
 	char *targets[SW_OFA_MAX_TARGETS];
 	unsigned n_targets;
 	struct sw_pmd *ctl;              /* the control thread as a PMD (PACKET_OUT) */
@@ -337,6 +339,11 @@ static bool insts_group_to(const struct sw_insts *in, uint32_t group)
 
 static void mark_dirty(void)
 {
+	uint64_t now = rte_get_tsc_cycles();
+
+	if (!ofa.dirty)
+		ofa.dirty_since = now;
+	ofa.last_mod = now;
 	ofa.dirty = true;
 }
 
@@ -355,7 +362,16 @@ static void commit_timer_fn(struct vsl_loop *loop, struct vsl_timer *t, void *ar
 	(void)loop;
 	(void)t;
 	(void)arg;
-	if (ofa.dirty && commit_now())
+	uint64_t now = rte_get_tsc_cycles(), ms = rte_get_tsc_hz() / 1000;
+
+	if (!ofa.dirty)
+		return;
+	/* While FLOW_MODs stream in, publish at most every SW_OFA_COMMIT_MAX_MS
+	 * (a rebuild is O(flows)); once they pause, at the next tick. */
+	if (now - ofa.last_mod < SW_OFA_COMMIT_MS * ms / 2 &&
+	    now - ofa.dirty_since < SW_OFA_COMMIT_MAX_MS * ms)
+		return;
+	if (commit_now())
 		VSL_WARN("cannot publish the flow tables: out of memory (retrying)");
 }
 
