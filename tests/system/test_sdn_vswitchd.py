@@ -508,11 +508,13 @@ def test_testcontroller_fail_modes(switch, hosts, tmp_path):  # noqa: F811
         # Standalone: with the controller down the bridge learns MACs.
         switch.rpc("set-bridge", {"fail_mode": "standalone"})
         assert switch.rpc("show")["bridge"]["fail_mode_active"]
+        assert "fail-mode standalone, MAC learning" in switch.ctl("show").stdout
         assert wait_until(lambda: ping_ok(a, "10.9.0.2"), timeout=10, what="standalone ping")
         # Controller back: the flow tables apply again (table-miss to the controller).
         tc = start_tc()
         wait_until(connected, timeout=30, what="reconnection")
-        assert not switch.rpc("show")["bridge"]["fail_mode_active"]
+        wait_until(lambda: not switch.rpc("show")["bridge"]["fail_mode_active"],
+                   what="flow tables back in force")
         switch.rpc("set-bridge", {"fail_mode": "secure"})
         a.ns.exec("ip", "neigh", "flush", "all")
         assert wait_until(lambda: ping_ok(a, "10.9.0.2"), timeout=20, what="ping after reconnect")
