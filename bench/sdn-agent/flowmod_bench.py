@@ -5,11 +5,12 @@ TCP connection to an OpenFlow 1.3 switch; flows/s = N / (time from the first
 byte sent to the BARRIER_REPLY). Messages are encoded before the clock starts,
 so the client costs one sendall. Errors (OFPT_ERROR) are counted and reported.
 
-    flowmod_bench.py HOST:PORT N [--label NAME]
+    flowmod_bench.py HOST:PORT N [--label NAME] [--load LOADAVG]
 
 Prints one JSON line.
 """
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -76,11 +77,15 @@ def main():
         print(json.dumps({"bench": "sdn_flowmod", "switch": label, "n": n, "error": "no barrier reply"}))
         return 1
     dt = res["done"] - t0
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip()
+    commit = os.environ.get("VESSEL_COMMIT") or subprocess.run(
+        ["git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "--short", "HEAD"],
+        capture_output=True, text=True).stdout.strip()
+    load = sys.argv[sys.argv.index("--load") + 1] if "--load" in sys.argv else \
+        open("/proc/loadavg").read().split()[0]
     print(json.dumps({"bench": "sdn_flowmod", "switch": label, "n": n,
                       "seconds": round(dt, 4), "flows_per_s": round(n / dt),
                       "errors": res["errors"], "host": socket.gethostname(),
+                      "loadavg": float(load), "cpus": os.cpu_count(),
                       "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "commit": commit}))
     return 0
