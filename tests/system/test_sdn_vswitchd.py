@@ -356,10 +356,16 @@ def test_million_flow_mods_memory_bounded(start_vswitchd):
     peak = max(peak, rss_kb(sw.pid))
     s.close()
     assert errors["barrier"], errors
-    assert errors["full"] >= total - 65536 * 0 - 100 - 65536, errors
+    # 65,536 distinct matches cycle; the first 100 fill the table, later
+    # FLOW_MODs with those matches replace them, every other one is refused.
+    n_ok = sum(1 for i in range(total) if (i & 0xffff) < 100)
+    assert errors["full"] == total - n_ok and errors["n"] == errors["full"], errors
     assert len(sw.rpc("dump-flows")) == 100
     # The per-connection output bound and the table limit cap the memory.
-    assert peak - rss0 < 64 * 1024, (rss0, peak)
+    print(f"RSS {rss0} kB before, peak {peak} kB")
+    # (ASan's quarantine keeps freed memory resident: no bound to check there.)
+    if not vessel.SANITIZED:
+        assert peak - rss0 < 64 * 1024, (rss0, peak)
 
 
 def rss_kb(pid):
