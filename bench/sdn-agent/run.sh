@@ -35,4 +35,7 @@ for n in "${sizes[@]}"; do
   ctl del-flows >/dev/null
   VESSEL_COMMIT=$commit /usr/bin/python3 "$repo/bench/sdn-agent/flowmod_bench.py" \
     "127.0.0.1:$port" "$n" --load "$load"
+  # Every flow is in the table the PMDs use (not just acknowledged).
+  have=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["bridge"]["flows"])')
+  [ "$have" = "$n" ] || { echo "bench: $have flows installed, expected $n" >&2; exit 1; }
 done
