@@ -154,8 +154,6 @@ static void match_to_ofa(const struct sw_match *m, struct ofa_match *om)
 		if (!fi || !sw_match_get(m, f, &v, &mk) || !field_applies(m, f))
 			continue;
 		exact = all_ones(fi, &mk);
-		if (exact && f == SW_F_VLAN_VID && !(mk.u64 & SW_VLAN_VID_MASK) && !v.u64)
-			exact = true;
 		if (fi->kind == SW_FK_INT || fi->kind == SW_FK_BE)
 			ofa_match_set_u64(om, f, v.u64, exact || !fi->maskable ? NULL : &mk.u64);
 		else
