@@ -303,6 +303,13 @@ static int port_eth_start(struct sw_port *p, uint16_t n_rxq, char *err, size_t e
 	}
 	conf.rxmode.mtu = p->mtu;
 	ret = rte_eth_dev_configure(p->port_id, nrx, ntx, &conf);
+	if (ret && ntx > nrx) {
+		/* Some drivers (net_tap) want as many tx queues as rx queues: the
+		 * control thread then shares a PMD's queue under its lock. */
+		ntx = (uint16_t)VSL_MAX(nrx, VSL_MIN(VSL_MAX(sw_dp.n_pmds, 1u),
+						     (unsigned)info.max_tx_queues));
+		ret = rte_eth_dev_configure(p->port_id, nrx, ntx, &conf);
+	}
 	if (ret) {
 		snprintf(err, errlen, "configure: %s", rte_strerror(-ret));
 		goto err_close;
