@@ -328,6 +328,8 @@ void sw_ofa_poll(void);
 /* Translates OpenFlow actions; OpenFlow error when one cannot be done. */
 int sw_ofa_actions_from(const struct ofa_actions *in, struct sw_action *out, unsigned max,
 			unsigned *n);
+struct ofa_action;
+void sw_ofa_action_to(const struct sw_action *s, struct ofa_action *a);
 /* A DELETE flow-mod from inside the switch (group deletion). */
 int sw_ofa_delete_flows(const struct ofa_flow_mod *fm);
 

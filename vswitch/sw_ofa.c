@@ -250,7 +250,7 @@ static int insts_from_ofa(const struct ofa_instructions *oi, struct sw_insts *in
 	return 0;
 }
 
-static void action_to_ofa(const struct sw_action *s, struct ofa_action *a)
+void sw_ofa_action_to(const struct sw_action *s, struct ofa_action *a)
 {
 	memset(a, 0, sizeof(*a));
 	switch (s->type) {
@@ -299,7 +299,7 @@ static void insts_to_ofa(const struct sw_insts *in, struct ofa_instructions *oi,
 {
 	memset(oi, 0, sizeof(*oi));
 	for (unsigned i = 0; i < (unsigned)(in->n_apply + in->n_write); i++)
-		action_to_ofa(&in->acts[i], &acts[i]);
+		sw_ofa_action_to(&in->acts[i], &acts[i]);
 	if (in->n_apply) {
 		oi->present |= 1u << OFPIT_APPLY_ACTIONS;
 		oi->apply.actions = acts;

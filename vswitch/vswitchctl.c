@@ -133,6 +133,21 @@ static int build_targets(int argc, char **argv, struct json_object **params)
 	return 0;
 }
 
+/* GROUP → {"group": GROUP} (none: {}) */
+static int build_group(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	if (argc > 0)
+		json_object_object_add(*params, "group", json_object_new_string(argv[0]));
+	return 0;
+}
+
+static void print_groups(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++)
+		printf(" %s\n", str(json_object_array_get_idx(res, i), "group"));
+}
+
 static void print_controllers(struct json_object *arr)
 {
 	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
@@ -395,6 +410,14 @@ int main(int argc, char **argv)
 		  NULL, NULL },
 		{ "list-controllers", "", "OpenFlow controllers and their connections", 0, 0,
 		  "list-controllers", NULL, print_list_controllers },
+		{ "add-group", "GROUP", "add an OpenFlow group (ovs-ofctl syntax: \"group_id=1,"
+		  "type=all,bucket=output:1,bucket=output:2\")", 1, 1, "add-group", build_group,
+		  print_port_cfg },
+		{ "mod-group", "GROUP", "replace a group's type and buckets", 1, 1, "mod-group",
+		  build_group, print_port_cfg },
+		{ "del-groups", "[group_id=N]", "delete a group (all without one) and its flows", 0, 1,
+		  "del-groups", build_group, print_port_cfg },
+		{ "dump-groups", "", "the group table", 0, 0, "dump-groups", NULL, print_groups },
 		{ "add-flow", "FLOW", "add a flow (ovs-ofctl syntax: \"table=0,priority=100,in_port=1,"
 		  "actions=output:2\")", 1, 1, "add-flow", build_flow, print_flow_count },
 		{ "add-flows", "FILE", "add the flows of FILE (one per line, - for stdin) at once", 1, 1,

@@ -560,3 +560,52 @@ def test_tshark_decodes_session(switch, hosts, tmp_path):  # noqa: F811
     bad = vessel.run(["tshark", "-r", str(pcap), "-d", f"tcp.port=={port},openflow", "-Y",
                       "_ws.malformed || _ws.expert.severity >= warning"])
     assert bad.stdout.strip() == "", bad.stdout
+
+
+def test_ctl_groups_and_saved_controllers(switch, start_vswitchd, rundir):  # noqa: F811
+    """vswitchctl add-group/mod-group/del-groups/dump-groups (ovs-ofctl syntax),
+    the same table ovs-ofctl sees; save-config replays groups, flows that use
+    them and the controllers."""
+    ok = switch.ctl("add-group", "group_id=1,type=all,bucket=output:1,bucket=output:2")
+    assert ok.returncode == 0, ok.stderr
+    for g in ("group_id=2,type=select,bucket=weight:5,actions=output:1,bucket=weight:3,group:1",
+              "group_id=3,type=fast_failover,bucket=watch_port:1,output:1,"
+              "bucket=watch_port:2,output:2"):
+        r = switch.ctl("add-group", g)
+        assert r.returncode == 0, r.stderr
+    r = switch.ctl("mod-group", "group_id=1,type=all,bucket=group:2")
+    assert r.returncode != 0 and "OFPGMFC_LOOP" in r.stderr, r.stderr
+    r = switch.ctl("add-group", "group_id=1,type=all,bucket=output:3")
+    assert r.returncode != 0 and "OFPGMFC_GROUP_EXISTS" in r.stderr, r.stderr
+    r = switch.ctl("add-group", "group_id=4,type=indirect,bucket=output:1,bucket=output:2")
+    assert r.returncode != 0 and "exactly one bucket" in r.stderr, r.stderr
+    r = switch.ctl("add-group", "group_id=4,type=fast_failover,bucket=output:1")
+    assert r.returncode != 0 and "watch_port" in r.stderr, r.stderr
+    r = switch.ctl("add-group", "group_id=4,type=all,bucket=bogus:1")
+    assert r.returncode != 0 and "bogus" in r.stderr, r.stderr
+    switch.rpc("add-flow", {"flow": "priority=5,in_port=1,actions=group:2"})
+    t = listen(switch)
+    seen = ofctl(t, "dump-groups", "@").stdout
+    assert "group_id=2,type=select,bucket=weight:5,actions=output:1,bucket=weight:3," \
+           "actions=group:1" in seen, seen
+    lines = switch.ctl("dump-groups").stdout.splitlines()
+    assert len(lines) == 3 and lines[0].strip().startswith("group_id=1,type=all"), lines
+    switch.rpc("set-controller", {"targets": ["ptcp:0", "tcp:127.0.0.1:1"]})
+    saved = switch.rpc("save-config")
+    cfg = os.path.join(rundir, "vswitchd.json")
+    with open(cfg, "w") as f:
+        json.dump(saved, f)
+    before = switch.rpc("dump-groups")
+    switch.stop()
+    d2 = start_vswitchd(args=["-c", cfg])
+    assert d2.rpc("dump-groups") == before
+    assert [f["actions"] for f in d2.rpc("dump-flows")] == ["group:2"]
+    targets = sorted(c["target"] for c in d2.rpc("list-controllers")["controllers"])
+    assert targets == ["ptcp:0", "tcp:127.0.0.1:1"], targets
+    # Deleting a group deletes the flows that send to it; a chained group cannot go.
+    r = d2.ctl("del-groups", "group_id=1")
+    assert r.returncode != 0 and "CHAINED_GROUP" in r.stderr, r.stderr
+    assert d2.ctl("del-groups", "group_id=2").returncode == 0
+    assert d2.rpc("dump-flows") == []
+    assert d2.ctl("del-groups").returncode == 0
+    assert d2.rpc("dump-groups") == []
