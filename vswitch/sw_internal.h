@@ -376,6 +376,13 @@ static inline const struct sw_group *sw_groups_find(const struct sw_groups *gs, 
 }
 
 int sw_group_mod(const struct ofa_group_mod *gm);
+/* ovs-ofctl group syntax ("group_id=N,type=T,bucket=...,bucket=...";
+ * buckets only when need_buckets) into gm, whose buckets it allocates:
+ * release with sw_group_parse_fini() whether or not it succeeded. Returns 0,
+ * -EINVAL with err naming the bad token, or -ENOMEM. Pure, any thread. */
+int sw_group_parse(const char *spec, bool need_buckets, struct ofa_group_mod *gm, char *err,
+		   size_t errlen);
+void sw_group_parse_fini(struct ofa_group_mod *gm);
 int sw_group_foreach(int (*fn)(void *ctx, const struct ofa_group_desc *gd), void *ctx);
 bool sw_group_exists(uint32_t id);
 uint32_t sw_group_count(void);

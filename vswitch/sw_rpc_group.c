@@ -108,9 +108,8 @@ static int parse_bucket(char *s, struct ofa_bucket *b, char *err, size_t errlen)
 	return ret;
 }
 
-/* "group_id=N,type=T,bucket=...,bucket=..." into gm (buckets heap-owned). */
-static int parse_group(const char *spec, bool need_buckets, struct ofa_group_mod *gm, char *err,
-		       size_t errlen)
+int sw_group_parse(const char *spec, bool need_buckets, struct ofa_group_mod *gm, char *err,
+		   size_t errlen)
 {
 	char *s = strdup(spec), *p, *next;
 	bool have_id = false, have_type = false;
@@ -216,7 +215,7 @@ out:
 	return ret;
 }
 
-static void group_mod_fini(struct ofa_group_mod *gm)
+void sw_group_parse_fini(struct ofa_group_mod *gm)
 {
 	for (size_t i = 0; i < gm->n_buckets; i++)
 		free(gm->buckets[i].actions.actions);
@@ -257,16 +256,16 @@ static int group_call(struct vsl_rpc_call *call, struct json_object *params, uin
 		vsl_rpc_reply_errno(call, -EINVAL, "missing 'group'");
 		return 0;
 	}
-	ret = parse_group(gp.group ? gp.group : "group_id=0xfffffffc", command != OFPGC_DELETE,
+	ret = sw_group_parse(gp.group ? gp.group : "group_id=0xfffffffc", command != OFPGC_DELETE,
 			  &gm, err, sizeof(err));
 	if (ret) {
-		group_mod_fini(&gm);
+		sw_group_parse_fini(&gm);
 		vsl_rpc_reply_errno(call, ret, "%s", err);
 		return 0;
 	}
 	gm.command = command;
 	ret = sw_group_mod(&gm);
-	group_mod_fini(&gm);
+	sw_group_parse_fini(&gm);
 	if (ret)
 		return reply_group_err(call, ret);
 	vsl_rpc_reply(call, json_object_new_object());
