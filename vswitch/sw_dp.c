@@ -116,6 +116,11 @@ int sw_dp_init(void)
 	ret = sw_pmd_start_all();
 	if (ret)
 		goto err_pmds;
+	ret = sw_ofa_init();
+	if (ret) {
+		VSL_ERR("cannot start the OpenFlow agent: %s", strerror(-ret));
+		goto err_pmds;
+	}
 	if (d && d->loop) {
 		sw_dp.age_timer = vsl_timer_add(d->loop, SW_AGE_PERIOD_MS, SW_AGE_PERIOD_MS,
 						age_timer_fn, NULL);
@@ -130,6 +135,7 @@ int sw_dp_init(void)
 	return 0;
 
 err_pmds:
+	sw_ofa_fini();
 	sw_pmd_stop_all();
 err_flows:
 	sw_flow_table_fini();
@@ -157,7 +163,9 @@ void sw_dp_fini(void)
 		vsl_timer_cancel(d->loop, sw_dp.age_timer);
 	sw_capture_stop_all();
 	sw_pmd_stop_all();
+	sw_ofa_fini();
 	sw_flow_table_fini();
+	sw_group_fini();
 	sw_port_del_all();
 	rte_free(sw_dp.view);
 	sw_fdb_destroy(sw_dp.fdb);

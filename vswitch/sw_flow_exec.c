@@ -29,6 +29,8 @@
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 
+#include <rte_ring.h>
+
 #include "sw_cls.h"
 #include "sw_internal.h"
 
@@ -46,7 +48,12 @@ struct pctx {
 	struct rte_mbuf **normal_pkts;
 	struct sw_flow_key *normal_keys;
 	uint16_t *n_normal;
+	const struct sw_flow *flow;    /* the flow whose actions run (packet-in) */
+	uint8_t table;
+	uint8_t group_depth;
 };
+
+static void group_run(struct pctx *c, uint32_t id);
 
 static bool pkt_exclusive(struct pctx *c)
 {
@@ -133,6 +140,52 @@ static void output_vidx(struct pctx *c, uint8_t vidx)
 	c->output = true;
 }
 
+/* The table-miss flow: priority 0, matching everything (OpenFlow 1.3 §5.4). */
+static bool table_miss_flow(const struct sw_flow *f)
+{
+	static const struct sw_flow_key zero;
+
+	return f && f->priority == 0 && !memcmp(&f->match.mask, &zero, sizeof(zero));
+}
+
+/* Queues a copy of the packet (at most max_len bytes) for the control
+ * thread, which sends the PACKET_IN. Never blocks: a full ring or an empty
+ * pool loses the packet-in and counts it. */
+static void pin_queue(struct pctx *c, uint8_t reason, uint16_t max_len)
+{
+	struct rte_mbuf *copy;
+	struct sw_pin_meta *md;
+	uint32_t len = c->m->pkt_len;
+
+	c->pmd->stats.to_controller++;
+	if (!__atomic_load_n(&sw_dp.pin_enabled, __ATOMIC_RELAXED) || !sw_dp.pin_ring)
+		return;
+	if (max_len != 0xffff && max_len < len)
+		len = max_len;
+	copy = rte_pktmbuf_copy(c->m, sw_dp.pool, 0, len);
+	if (!copy) {
+		c->pmd->stats.pin_dropped++;
+		return;
+	}
+	md = (struct sw_pin_meta *)rte_pktmbuf_prepend(copy, sizeof(*md));
+	if (!md) {
+		rte_pktmbuf_free(copy);
+		c->pmd->stats.pin_dropped++;
+		return;
+	}
+	md->cookie = c->flow ? c->flow->cookie : UINT64_MAX;
+	md->metadata = c->key->metadata;
+	md->tunnel_id = c->key->tunnel_id;
+	md->in_port = c->in->ofport;
+	md->max_len = max_len;
+	md->reason = reason;
+	md->table_id = c->table;
+	if (rte_ring_mp_enqueue(sw_dp.pin_ring, copy)) {
+		rte_pktmbuf_free(copy);
+		c->pmd->stats.pin_dropped++;
+	}
+}
+
 static void do_output(struct pctx *c, const struct sw_action *a)
 {
 	uint8_t in_vidx = c->v->vidx_by_ofport[c->in->ofport];
@@ -154,7 +207,8 @@ static void do_output(struct pctx *c, const struct sw_action *a)
 		c->output = true;
 		return;
 	case SW_OFPP_CONTROLLER:
-		c->pmd->stats.to_controller++;
+		pin_queue(c, table_miss_flow(c->flow) ? SW_PIN_NO_MATCH : SW_PIN_ACTION,
+			  a->ethertype);
 		c->output = true;
 		return;
 	case SW_OFPP_LOCAL:
@@ -299,6 +353,7 @@ static bool do_dec_ttl(struct pctx *c)
 		return true;
 	if (k->nw_ttl <= 1) {
 		c->pmd->stats.ttl_expired++;
+		pin_queue(c, SW_PIN_INVALID_TTL, 0xffff);
 		return false;
 	}
 	if (!pkt_exclusive(c))
@@ -443,9 +498,9 @@ static bool action_run(struct pctx *c, const struct sw_action *a)
 		return true;
 	}
 	if (a->type == SW_ACT_GROUP) {
-		c->pmd->stats.to_group++;
+		group_run(c, a->arg);
 		c->output = true;
-		return true;
+		return c->m != NULL;
 	}
 	/* A write follows: earlier outputs keep the packet as it was. */
 	pending_flush(c);
@@ -568,6 +623,8 @@ static void pipeline(struct pctx *c, const struct sw_cls *cls, uint32_t h0, bool
 			break;
 		}
 		c->pmd->tables[table].matches++;
+		c->flow = f;
+		c->table = table;
 		fs = &f->stats[c->pmd->idx];
 		fs->packets++;
 		fs->bytes += len;
@@ -651,6 +708,161 @@ void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struc
 			nn = 0;
 		}
 		pipeline(&c, cls, h0[i], hit0[i], f0[i], now_s);
+	}
+	if (nn)
+		sw_bridge_normal_burst(pmd, v, in, npkts, nkeys, nn, now_s);
+}
+
+/* ------------------------------------------------------------- groups */
+
+static bool bucket_live(const struct sw_view *v, const struct sw_groups *gs,
+			const struct sw_bucket *b)
+{
+	if (b->watch_port <= SW_OFPORT_MAX) {
+		uint8_t vidx = v->vidx_by_ofport[b->watch_port];
+
+		if (vidx == SW_VIDX_NONE || !v->ports[vidx].poll)
+			return false;
+	}
+	if (b->watch_group <= 0xffffff00u && !sw_groups_find(gs, b->watch_group))
+		return false;
+	return true;
+}
+
+/* Runs one bucket on its own reference of the packet (written only after a
+ * copy, see pkt_exclusive) and its own copy of the key. */
+static void bucket_run(struct pctx *c, const struct sw_bucket *b)
+{
+	struct sw_flow_key key = *c->key;
+	struct pctx bc = *c;
+
+	rte_mbuf_refcnt_update(c->m, 1);
+	bc.key = &key;
+	bc.pending = PENDING_NONE;
+	bc.pending_normal = false;
+	bc.output = false;
+	bc.group_depth = (uint8_t)(c->group_depth + 1);
+	for (unsigned i = 0; i < b->n_acts && bc.m; i++)
+		action_run(&bc, &b->acts[i]);
+	if (bc.m)
+		pipeline_end(&bc);
+}
+
+static void group_run(struct pctx *c, uint32_t id)
+{
+	const struct sw_groups *gs = __atomic_load_n(&sw_dp.groups, __ATOMIC_ACQUIRE);
+	const struct sw_group *g = sw_groups_find(gs, id);
+	const struct sw_bucket *pick = NULL;
+
+	c->pmd->stats.to_group++;
+	if (!g || c->group_depth >= SW_GROUP_MAX_DEPTH || !g->n_buckets) {
+		c->pmd->stats.group_drops++;
+		return;
+	}
+	/* Earlier outputs leave with the packet as it is now. */
+	pending_flush(c);
+	switch (g->type) {
+	case 0: /* OFPGT_ALL */
+		for (unsigned i = 0; i < g->n_buckets && c->m; i++)
+			bucket_run(c, &g->buckets[i]);
+		return;
+	case 1: { /* OFPGT_SELECT: by flow hash, weighted */
+		uint32_t h = sw_flow_key_hash(c->key, 0xff) % g->total_weight;
+
+		for (unsigned i = 0; i < g->n_buckets; i++) {
+			if (h < g->buckets[i].weight) {
+				pick = &g->buckets[i];
+				break;
+			}
+			h -= g->buckets[i].weight;
+		}
+		break;
+	}
+	case 2: /* OFPGT_INDIRECT */
+		pick = &g->buckets[0];
+		break;
+	default: /* OFPGT_FF: the first live bucket */
+		for (unsigned i = 0; i < g->n_buckets && !pick; i++)
+			if (bucket_live(c->v, gs, &g->buckets[i]))
+				pick = &g->buckets[i];
+		break;
+	}
+	if (!pick) {
+		c->pmd->stats.group_drops++;
+		return;
+	}
+	bucket_run(c, pick);
+}
+
+/* ------------------------------------------------------------- PACKET_OUT */
+
+/* The pipeline from table 0 for a PACKET_OUT's output:TABLE (m consumed). */
+static void table_run(struct pctx *parent, const struct sw_cls *cls, struct rte_mbuf *m,
+		      struct sw_flow_key *key, uint32_t now_s)
+{
+	struct pctx c = *parent;
+
+	c.m = m;
+	c.key = key;
+	c.pending = PENDING_NONE;
+	c.pending_normal = false;
+	c.output = false;
+	c.flow = NULL;
+	c.table = 0;
+	if (!cls || !cls->n_flows || __atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED)) {
+		if (__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED)) {
+			sw_count_drop(c.pmd, c.in, SW_DROP_TABLE_MISS);
+			rte_pktmbuf_free(m);
+			return;
+		}
+		c.pending_normal = true;
+		pipeline_end(&c);
+		return;
+	}
+	pipeline(&c, cls, sw_flow_key_hash(key, 0), false, NULL, now_s);
+}
+
+void sw_flow_exec_actions(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			  const struct sw_cls *cls, struct rte_mbuf *m, struct sw_flow_key *key,
+			  const struct sw_insts *acts, uint32_t now_s)
+{
+	struct rte_mbuf *npkts[SW_BURST];
+	struct sw_flow_key nkeys[SW_BURST];
+	uint16_t nn = 0;
+	struct pctx c = {
+		.pmd = pmd, .v = v, .in = in, .m = m, .key = key, .pending = PENDING_NONE,
+		.normal_pkts = npkts, .normal_keys = nkeys, .n_normal = &nn, .table = 0xff,
+	};
+
+	for (unsigned i = 0; i < acts->n_apply && c.m; i++) {
+		const struct sw_action *a = &acts->acts[i];
+
+		if (a->type == SW_ACT_OUTPUT && a->arg == SW_OFPP_TABLE) {
+			struct sw_flow_key k2 = *c.key;
+			struct rte_mbuf *copy;
+
+			pending_flush(&c);
+			copy = rte_pktmbuf_copy(c.m, sw_dp.pool, 0, UINT32_MAX);
+			if (!copy) {
+				sw_count_drop(pmd, in, SW_DROP_NOMEM);
+				continue;
+			}
+			table_run(&c, cls, copy, &k2, now_s);
+			c.output = true;
+			if (nn >= SW_BURST - 2) {
+				sw_bridge_normal_burst(pmd, v, in, npkts, nkeys, nn, now_s);
+				nn = 0;
+			}
+			continue;
+		}
+		action_run(&c, a);
+	}
+	if (c.m) {
+		if (!c.output && !c.pending_normal)
+			rte_pktmbuf_free(c.m), c.m = NULL;
+		else
+			pipeline_end(&c);
 	}
 	if (nn)
 		sw_bridge_normal_burst(pmd, v, in, npkts, nkeys, nn, now_s);

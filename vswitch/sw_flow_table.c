@@ -212,7 +212,7 @@ static bool selected(const struct sw_flow *f, const struct sw_flow_mod *sel,
 static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 {
 	struct ftable *t;
-	struct sw_flow *f;
+	struct sw_flow *f, *old;
 	struct sw_match norm = fm->match;
 	uint32_t slot;
 
@@ -222,21 +222,31 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 	}
 	t = &ft.t[fm->table_id];
 	sw_match_normalize(&norm);
-	f = sw_flow_alloc(fm, sw_dp.n_pmds, sw_now_s());
+	if (!ft.idx && idx_rebuild(ft.n_flows + 1))
+		goto nomem;
+	slot = idx_find(fm->table_id, fm->priority, &norm);
+	old = ft.idx[slot];
+	/* Limits apply to new flows only: a replacement does not grow the table. */
+	if (!old && sw_dp.table_limit && t->n >= sw_dp.table_limit) {
+		snprintf(err, errlen, "table %u full (%u flows)", fm->table_id, sw_dp.table_limit);
+		return -ENOSPC;
+	}
+	if (!old && ft.n_flows >= SW_MAX_FLOWS) {
+		snprintf(err, errlen, "flow tables full (%d flows)", SW_MAX_FLOWS);
+		return -ENOSPC;
+	}
+	/* One counter block per PMD, plus one for the control thread's
+	 * PACKET_OUT pipeline (sw_ofa.c). */
+	f = sw_flow_alloc(fm, sw_dp.n_pmds + 1, sw_now_s());
 	if (!f)
 		goto nomem;
 	f->created_tsc = rte_rdtsc();
-	if (!ft.idx && idx_rebuild(ft.n_flows + 1))
-		goto nomem_free;
 	/* An identical match and priority replaces the old flow (OpenFlow 1.3
 	 * §6.4): the duration restarts, the counters carry over unless
 	 * OFPFF_RESET_COUNTS (a PMD may still count a last burst on the old one). */
 	if (grow((void **)&ft.added, &ft.cap_added, ft.n_added + 1, sizeof(f)))
 		goto nomem_free;
-	slot = idx_find(fm->table_id, f->priority, &norm);
-	if (ft.idx[slot]) {
-		struct sw_flow *old = ft.idx[slot];
-
+	if (old) {
 		for (uint32_t i = 0; i < t->n; i++) {
 			if (t->flows[i] != old)
 				continue;
@@ -251,11 +261,6 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 			ft.dirty = true;
 			return 1;
 		}
-	}
-	if (ft.n_flows >= SW_MAX_FLOWS) {
-		sw_flow_free(f);
-		snprintf(err, errlen, "flow tables full (%d flows)", SW_MAX_FLOWS);
-		return -ENOSPC;
 	}
 	if (grow((void **)&t->flows, &t->cap, t->n + 1, sizeof(f)))
 		goto nomem_free;
@@ -273,7 +278,6 @@ static int flow_add(const struct sw_flow_mod *fm, char *err, size_t errlen)
 		ft.idx_n++;
 	}
 	return 1;
-
 nomem_free:
 	sw_flow_free(f);
 nomem:
@@ -305,6 +309,7 @@ int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen)
 				continue;
 			}
 			if (del) {
+				sw_ofa_flow_removed(f, 2 /* OFPRR_DELETE */);
 				if (bury_flow(f)) {
 					t->flows[keep++] = f;
 					continue;
@@ -425,15 +430,18 @@ unsigned sw_flow_expire(uint32_t now_s)
 			struct sw_flow *f = t->flows[i];
 			uint64_t p, b;
 			uint32_t used, last;
-			bool expire = false;
+			bool expire = false, hard = false;
 
 			if (f->hard_timeout && now_s - f->created_s >= f->hard_timeout)
-				expire = true;
+				expire = hard = true;
 			if (!expire && f->idle_timeout) {
 				sw_flow_stats_sum(f, &p, &b, &used);
 				last = used > f->created_s ? used : f->created_s;
 				expire = now_s - last >= f->idle_timeout;
 			}
+			if (expire)
+				sw_ofa_flow_removed(f, hard ? 1 /* OFPRR_HARD_TIMEOUT */
+							    : 0 /* OFPRR_IDLE_TIMEOUT */);
 			if (expire && !bury_flow(f)) {
 				ft.n_flows--;
 				count++;

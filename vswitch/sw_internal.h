@@ -28,10 +28,17 @@
 #include <rte_mbuf.h>
 #include <rte_spinlock.h>
 
+#include "sw_flow.h"
 #include "sw_packet.h"
 
 struct rte_mempool;
 struct rte_rcu_qsbr;
+struct rte_ring;
+struct ofa_group_mod;
+struct ofa_actions;
+struct ofa_flow_mod;
+struct ofa_group_desc;
+struct ofa_bucket;
 struct sw_fdb;
 struct sw_fdb_cache;
 struct sw_capture;
@@ -216,6 +223,8 @@ struct sw_pmd_stats {
 	 * shorter than SW_STAGE_MAX_CYCLES (longer ones were preempted). */
 	uint64_t stage_packets;
 	uint64_t stage_cycles[SW_STAGE_N];
+	uint64_t pin_dropped;                 /* packet-ins lost: ring full or no mbuf */
+	uint64_t group_drops;                 /* group missing, too deep or no live bucket */
 } __rte_cache_aligned;
 
 /* Per OpenFlow table, per PMD: packets looked up and found a flow. */
@@ -262,6 +271,11 @@ struct sw_dp {
 	struct sw_cls *cls;                   /* RCU: flow classifier (sw_cls.h) */
 	bool fail_secure;                     /* atomic: table miss drops (else NORMAL) */
 	struct vsl_timer *flow_timer;         /* idle/hard timeouts */
+	uint32_t table_limit;                 /* flows per table (0: only SW_MAX_FLOWS) */
+	struct sw_groups *groups;             /* RCU: group table (sw_group.c) */
+	struct rte_ring *pin_ring;            /* PMDs -> control thread: packet-ins */
+	bool pin_enabled;                     /* atomic: a controller is connected */
+	bool flows_bypass;                    /* atomic: standalone fallback, all NORMAL */
 };
 
 extern struct sw_dp sw_dp;
@@ -317,7 +331,96 @@ uint32_t sw_flow_count(uint8_t table);
 /* Removes flows whose idle or hard timeout passed; returns how many. */
 unsigned sw_flow_expire(uint32_t now_s);
 
+/* The OpenFlow agent (sw_ofa.c): created by sw_dp_init on the control loop. */
+int sw_ofa_init(void);
+void sw_ofa_fini(void);
+/* A flow leaves the tables (reason OFPRR_*): FLOW_REMOVED when it asked. */
+void sw_ofa_flow_removed(const struct sw_flow *f, uint8_t reason);
+/* Replaces the controller targets ("tcp:IP:PORT", "ptcp:PORT[:IP]"). */
+int sw_ofa_set_controllers(const char *const *targets, unsigned n, char *err, size_t errlen);
+unsigned sw_ofa_targets(const char *const **out);
+int sw_ofa_listen_port(const char *target);
+/* Controller connections for `show`. */
+struct json_object *sw_ofa_show_json(void);
+uint64_t sw_ofa_packet_ins(void);
+/* Re-evaluates the fail mode and the ports now (after a port or mode change). */
+void sw_ofa_poll(void);
+/* Translates OpenFlow actions; OpenFlow error when one cannot be done. */
+int sw_ofa_actions_from(const struct ofa_actions *in, struct sw_action *out, unsigned max,
+			unsigned *n);
+struct ofa_action;
+void sw_ofa_action_to(const struct sw_action *s, struct ofa_action *a);
+/* A DELETE flow-mod from inside the switch (group deletion). */
+int sw_ofa_delete_flows(const struct ofa_flow_mod *fm);
+
+/* Groups (sw_group.c). The PMDs read sw_dp.groups under RCU. */
+enum { SW_MAX_GROUPS = 4096, SW_GROUP_MAX_BUCKETS = 32, SW_GROUP_MAX_DEPTH = 8 };
+
+struct sw_bucket {
+	uint16_t weight;
+	uint8_t n_acts;
+	uint32_t watch_port, watch_group;
+	struct sw_action acts[SW_MAX_ACTIONS];
+};
+
+struct sw_group {
+	uint32_t id;
+	uint8_t type;                 /* OFPGT_* */
+	uint16_t n_buckets;
+	uint32_t total_weight;
+	struct ofa_bucket *ofa_buckets;   /* GROUP_DESC (control thread) */
+	size_t n_ofa_buckets;
+	struct sw_bucket buckets[];
+};
+
+struct sw_groups {
+	uint32_t n;
+	struct sw_group *g[];         /* sorted by id */
+};
+
+static inline const struct sw_group *sw_groups_find(const struct sw_groups *gs, uint32_t id)
+{
+	uint32_t lo = 0, hi = gs ? gs->n : 0;
+
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (gs->g[mid]->id == id)
+			return gs->g[mid];
+		if (gs->g[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int sw_group_mod(const struct ofa_group_mod *gm);
+/* ovs-ofctl group syntax ("group_id=N,type=T,bucket=...,bucket=...";
+ * buckets only when need_buckets) into gm, whose buckets it allocates:
+ * release with sw_group_parse_fini() whether or not it succeeded. Returns 0,
+ * -EINVAL with err naming the bad token, or -ENOMEM. Pure, any thread. */
+int sw_group_parse(const char *spec, bool need_buckets, struct ofa_group_mod *gm, char *err,
+		   size_t errlen);
+void sw_group_parse_fini(struct ofa_group_mod *gm);
+int sw_group_foreach(int (*fn)(void *ctx, const struct ofa_group_desc *gd), void *ctx);
+bool sw_group_exists(uint32_t id);
+uint32_t sw_group_count(void);
+void sw_group_fini(void);
+
+/* Packet-in metadata, prepended to the copy a PMD queues on sw_dp.pin_ring. */
+enum { SW_PIN_NO_MATCH = 0, SW_PIN_ACTION = 1, SW_PIN_INVALID_TTL = 2 };
+
+struct sw_pin_meta {
+	uint64_t cookie, metadata, tunnel_id;
+	uint32_t in_port;
+	uint16_t max_len;
+	uint8_t reason, table_id;
+};
+
 /* Starts/stops the PMD threads (sw_pmd.c). */
+struct sw_pmd *sw_pmd_alloc(int socket);
+void sw_pmd_free(struct sw_pmd *pmd);
 int sw_pmd_start_all(void);
 void sw_pmd_stop_all(void);
 
@@ -341,6 +444,15 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
 			const struct sw_cls *cls, struct rte_mbuf **pkts, struct sw_flow_key *keys,
 			uint16_t n, uint32_t now_s);
+
+/* Runs a PACKET_OUT's action list (acts->n_apply actions) on m, which it
+ * consumes; output to SW_OFPP_TABLE runs the pipeline on a copy. `pmd` is the
+ * control thread's pseudo-PMD. Call sw_pmd_tx_flush_pending() afterwards. */
+void sw_flow_exec_actions(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
+			  const struct sw_cls *cls, struct rte_mbuf *m, struct sw_flow_key *key,
+			  const struct sw_insts *acts, uint32_t now_s);
+/* Sends every queued tx batch of pmd. */
+void sw_pmd_tx_flush_pending(struct sw_pmd *pmd, const struct sw_view *v);
 
 /* Copies m for an active capture on `vp` (rx or tx side); never blocks. */
 void sw_capture_packet(struct sw_pmd *pmd, const struct sw_vport *vp, struct rte_mbuf *m,

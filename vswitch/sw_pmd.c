@@ -133,7 +133,7 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	/* Stage 2: the OpenFlow pipeline. With no flow at all the bridge is
 	 * the plain NORMAL switch of fail-mode standalone (the whole burst in
 	 * one go), or drops everything in fail-mode secure. */
-	if (cls && cls->n_flows) {
+	if (cls && cls->n_flows && !__atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED)) {
 		sw_flow_exec_burst(pmd, v, in, cls, pkts, keys, n, now_s);
 	} else if (__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED)) {
 		for (uint16_t i = 0; i < n; i++) {
@@ -208,6 +208,37 @@ static int pmd_main(void *arg)
 	return 0;
 }
 
+/* A PMD context with its caches (EMC, megaflows, FDB positions) on a NUMA
+ * socket; also used for the control thread's PACKET_OUT pipeline. */
+struct sw_pmd *sw_pmd_alloc(int socket)
+{
+	struct sw_pmd *pmd = rte_zmalloc_socket("sw_pmd", sizeof(*pmd), RTE_CACHE_LINE_SIZE,
+						socket);
+
+	if (!pmd)
+		return NULL;
+	pmd->emc = rte_zmalloc_socket("sw_emc", sizeof(*pmd->emc), RTE_CACHE_LINE_SIZE, socket);
+	pmd->mfc = rte_malloc_socket("sw_mfc", sizeof(*pmd->mfc), RTE_CACHE_LINE_SIZE, socket);
+	pmd->fdbc = rte_zmalloc_socket("sw_fdbc", sizeof(*pmd->fdbc), RTE_CACHE_LINE_SIZE,
+				       socket);
+	if (!pmd->emc || !pmd->mfc || !pmd->fdbc) {
+		sw_pmd_free(pmd);
+		return NULL;
+	}
+	sw_mfc_init(pmd->mfc);
+	return pmd;
+}
+
+void sw_pmd_free(struct sw_pmd *pmd)
+{
+	if (!pmd)
+		return;
+	rte_free(pmd->emc);
+	rte_free(pmd->mfc);
+	rte_free(pmd->fdbc);
+	rte_free(pmd);
+}
+
 int sw_pmd_start_all(void)
 {
 	unsigned lcore;
@@ -220,24 +251,9 @@ int sw_pmd_start_all(void)
 			VSL_WARN("more than %d worker lcores: lcore %u stays idle", SW_MAX_PMDS, lcore);
 			continue;
 		}
-		pmd = rte_zmalloc_socket("sw_pmd", sizeof(*pmd), RTE_CACHE_LINE_SIZE,
-					 (int)rte_lcore_to_socket_id(lcore));
+		pmd = sw_pmd_alloc((int)rte_lcore_to_socket_id(lcore));
 		if (!pmd)
 			return -ENOMEM;
-		pmd->emc = rte_zmalloc_socket("sw_emc", sizeof(*pmd->emc), RTE_CACHE_LINE_SIZE,
-					      (int)rte_lcore_to_socket_id(lcore));
-		pmd->mfc = rte_malloc_socket("sw_mfc", sizeof(*pmd->mfc), RTE_CACHE_LINE_SIZE,
-					     (int)rte_lcore_to_socket_id(lcore));
-		pmd->fdbc = rte_zmalloc_socket("sw_fdbc", sizeof(*pmd->fdbc), RTE_CACHE_LINE_SIZE,
-					       (int)rte_lcore_to_socket_id(lcore));
-		if (!pmd->emc || !pmd->mfc || !pmd->fdbc) {
-			rte_free(pmd->emc);
-			rte_free(pmd->mfc);
-			rte_free(pmd->fdbc);
-			rte_free(pmd);
-			return -ENOMEM;
-		}
-		sw_mfc_init(pmd->mfc);
 		pmd->idx = sw_dp.n_pmds;
 		pmd->lcore = lcore;
 		sw_dp.pmds[sw_dp.n_pmds++] = pmd;
@@ -245,10 +261,7 @@ int sw_pmd_start_all(void)
 		if (ret) {
 			VSL_ERR("cannot launch PMD on lcore %u: %d", lcore, ret);
 			sw_dp.pmds[--sw_dp.n_pmds] = NULL;
-			rte_free(pmd->emc);
-			rte_free(pmd->mfc);
-			rte_free(pmd->fdbc);
-			rte_free(pmd);
+			sw_pmd_free(pmd);
 			return ret;
 		}
 		VSL_INFO("PMD %u polling on lcore %u", pmd->idx, lcore);
@@ -264,11 +277,14 @@ void sw_pmd_stop_all(void)
 	__atomic_store_n(&sw_dp.stop, true, __ATOMIC_RELEASE);
 	for (unsigned i = 0; i < sw_dp.n_pmds; i++) {
 		rte_eal_wait_lcore(sw_dp.pmds[i]->lcore);
-		rte_free(sw_dp.pmds[i]->emc);
-		rte_free(sw_dp.pmds[i]->mfc);
-		rte_free(sw_dp.pmds[i]->fdbc);
-		rte_free(sw_dp.pmds[i]);
+		sw_pmd_free(sw_dp.pmds[i]);
 		sw_dp.pmds[i] = NULL;
 	}
 	sw_dp.n_pmds = 0;
+}
+
+/* For the control thread's pseudo-PMD (PACKET_OUT, sw_ofa.c). */
+void sw_pmd_tx_flush_pending(struct sw_pmd *pmd, const struct sw_view *v)
+{
+	pmd_tx_flush_all(pmd, v);
 }

@@ -204,7 +204,7 @@ int sw_view_publish(void)
 		vp->port_id = p->port_id;
 		vp->ofport = p->ofport;
 		vp->n_txq = p->n_txq;
-		vp->txq_shared = p->n_txq < sw_dp.n_pmds;
+		vp->txq_shared = p->n_txq < sw_dp.n_pmds + 1;
 		vp->poll = p->cfg.admin_up;
 		vp->capture = p->capture;
 		vp->cfg = p->cfg;
@@ -294,7 +294,8 @@ static int port_eth_start(struct sw_port *p, uint16_t n_rxq, char *err, size_t e
 		goto err_close;
 	}
 	nrx = RTE_MIN(n_rxq, info.max_rx_queues);
-	ntx = (uint16_t)VSL_MIN(VSL_MAX(sw_dp.n_pmds, 1u), (unsigned)info.max_tx_queues);
+	/* One tx queue per PMD plus one for the control thread (PACKET_OUT). */
+	ntx = (uint16_t)VSL_MIN(sw_dp.n_pmds + 1u, (unsigned)info.max_tx_queues);
 	if (!nrx || !ntx) {
 		snprintf(err, errlen, "driver %s offers no queues", info.driver_name);
 		ret = -ENODEV;
@@ -302,6 +303,13 @@ static int port_eth_start(struct sw_port *p, uint16_t n_rxq, char *err, size_t e
 	}
 	conf.rxmode.mtu = p->mtu;
 	ret = rte_eth_dev_configure(p->port_id, nrx, ntx, &conf);
+	if (ret && ntx > nrx) {
+		/* Some drivers (net_tap) want as many tx queues as rx queues: the
+		 * control thread then shares a PMD's queue under its lock. */
+		ntx = (uint16_t)VSL_MAX(nrx, VSL_MIN(VSL_MAX(sw_dp.n_pmds, 1u),
+						     (unsigned)info.max_tx_queues));
+		ret = rte_eth_dev_configure(p->port_id, nrx, ntx, &conf);
+	}
 	if (ret) {
 		snprintf(err, errlen, "configure: %s", rte_strerror(-ret));
 		goto err_close;

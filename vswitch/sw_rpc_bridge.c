@@ -22,6 +22,7 @@ struct bridge_params {
 	int64_t mac_limit;
 	int64_t pmd_sleep_max_us;
 	const char *fail_mode;
+	int64_t flow_limit;
 };
 
 static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
@@ -32,8 +33,9 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 		VSL_RPC_PARAM("pmd_sleep_max_us", struct bridge_params, pmd_sleep_max_us,
 			      VSL_RPC_INT64, true),
 		VSL_RPC_PARAM("fail_mode", struct bridge_params, fail_mode, VSL_RPC_STRING, true),
+		VSL_RPC_PARAM("flow_limit", struct bridge_params, flow_limit, VSL_RPC_INT64, true),
 	};
-	struct bridge_params bp = { -1, -1, -1, NULL };
+	struct bridge_params bp = { -1, -1, -1, NULL, -1 };
 
 	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &bp))
 		return 0;
@@ -57,9 +59,18 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 				    bp.fail_mode);
 		return 0;
 	}
-	if (bp.fail_mode)
+	if (bp.flow_limit != -1 && (bp.flow_limit < 0 || bp.flow_limit > SW_MAX_FLOWS)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "flow_limit must be 0 (only the switch's %d) to %d "
+				    "flows per table", SW_MAX_FLOWS, SW_MAX_FLOWS);
+		return 0;
+	}
+	if (bp.flow_limit != -1)
+		sw_dp.table_limit = (uint32_t)bp.flow_limit;
+	if (bp.fail_mode) {
 		__atomic_store_n(&sw_dp.fail_secure, !strcmp(bp.fail_mode, "secure"),
 				 __ATOMIC_RELAXED);
+		sw_ofa_poll();
+	}
 	if (bp.ageing != -1) {
 		sw_dp.ageing_s = (uint32_t)bp.ageing;
 		/* A shorter ageing time applies now, not at the next tick. */
@@ -75,7 +86,10 @@ static int rpc_set_bridge(struct vsl_rpc_call *call, struct json_object *params)
 VSL_RPC_REGISTER("set-bridge", rpc_set_bridge,
 		 "set-bridge {ageing?: seconds, mac_limit?: default per-port MAC limit for new "
 		 "ports (0 none), pmd_sleep_max_us?: idle PMD back-off (0 = pure polling), "
-		 "fail_mode?: standalone (table miss = NORMAL) or secure (table miss = drop)}")
+		 "fail_mode?: standalone (table miss = NORMAL; with controllers configured but none "
+		 "connected, MAC learning only) or secure (table miss = drop; flows kept, none added, "
+		 "without a controller), flow_limit?: flows per table (OFPFMFC_TABLE_FULL beyond; 0 = "
+		 "no limit but the switch's)}")
 
 static int write_bridge(struct json_object *calls)
 {
@@ -85,6 +99,7 @@ static int write_bridge(struct json_object *calls)
 	json_object_object_add(p, "mac_limit", json_object_new_int64(sw_dp.default_mac_limit));
 	json_object_object_add(p, "pmd_sleep_max_us", json_object_new_int64(
 		__atomic_load_n(&sw_dp.sleep_max_us, __ATOMIC_RELAXED)));
+	json_object_object_add(p, "flow_limit", json_object_new_int64(sw_dp.table_limit));
 	json_object_object_add(p, "fail_mode", json_object_new_string(
 		__atomic_load_n(&sw_dp.fail_secure, __ATOMIC_RELAXED) ? "secure" : "standalone"));
 	return vsl_config_add_call(calls, "set-bridge", p);
@@ -313,6 +328,8 @@ static int rpc_pmd_stats(struct vsl_rpc_call *call, struct json_object *params)
 		add_u64(o, "to_local", d.to_local);
 		add_u64(o, "to_group", d.to_group);
 		add_u64(o, "ttl_expired", d.ttl_expired);
+		add_u64(o, "pin_dropped", s->pin_dropped - pmd_base[i].pin_dropped);
+		add_u64(o, "group_drops", s->group_drops - pmd_base[i].group_drops);
 		for (uint32_t q = 0; v && q < v->pmd[i].n_rxq; q++) {
 			char buf[64];
 

@@ -234,7 +234,12 @@ static int rpc_show(struct vsl_rpc_call *call, struct json_object *params)
 	json_object_object_add(br, "fdb_aged", json_object_new_int64((int64_t)fs.aged));
 	json_object_object_add(br, "fdb_full", json_object_new_int64((int64_t)fs.full));
 	json_object_object_add(br, "pmds", json_object_new_int64(sw_dp.n_pmds));
+	json_object_object_add(br, "table_limit", json_object_new_int64(sw_dp.table_limit));
+	json_object_object_add(br, "groups", json_object_new_int64(sw_group_count()));
+	json_object_object_add(br, "fail_mode_active", json_object_new_boolean(
+		__atomic_load_n(&sw_dp.flows_bypass, __ATOMIC_RELAXED)));
 	json_object_object_add(res, "bridge", br);
+	json_object_object_add(res, "controllers", sw_ofa_show_json());
 	json_object_object_add(res, "ports", ports_json(NULL));
 	vsl_rpc_reply(call, res);
 	return 0;

@@ -121,6 +121,53 @@ static void print_port_line(struct json_object *p)
 	       num(p, "macs_learned"));
 }
 
+/* TARGET... → {"targets": [TARGET...]} */
+static int build_targets(int argc, char **argv, struct json_object **params)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (int i = 0; i < argc; i++)
+		json_object_array_add(arr, json_object_new_string(argv[i]));
+	*params = json_object_new_object();
+	json_object_object_add(*params, "targets", arr);
+	return 0;
+}
+
+/* GROUP → {"group": GROUP} (none: {}) */
+static int build_group(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	if (argc > 0)
+		json_object_object_add(*params, "group", json_object_new_string(argv[0]));
+	return 0;
+}
+
+static void print_groups(struct json_object *res)
+{
+	for (size_t i = 0; i < json_object_array_length(res); i++)
+		printf(" %s\n", str(json_object_array_get_idx(res, i), "group"));
+}
+
+static void print_controllers(struct json_object *arr)
+{
+	for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+		struct json_object *c = json_object_array_get_idx(arr, i);
+
+		printf("    Controller \"%s\"\n        state: %s", str(c, "target"), str(c, "state"));
+		if (get(c, "port"))
+			printf("  port: %" PRId64, num(c, "port"));
+		if (get(c, "peer"))
+			printf("  peer: %s  role: %s  is_connected: %s", str(c, "peer"), str(c, "role"),
+			       json_object_get_boolean(get(c, "connected")) ? "true" : "false");
+		printf("\n");
+	}
+}
+
+static void print_list_controllers(struct json_object *res)
+{
+	print_controllers(get(res, "controllers"));
+}
+
 static void print_show(struct json_object *res)
 {
 	struct json_object *br = get(res, "bridge"), *ports = get(res, "ports");
@@ -130,6 +177,9 @@ static void print_show(struct json_object *res)
 	printf("    ageing: %" PRId64 " s  mac_limit: %" PRId64 "  fdb: %" PRId64 "/%" PRId64
 	       "  pmd_sleep_max_us: %" PRId64 "\n", num(br, "ageing"), num(br, "mac_limit"),
 	       num(br, "fdb_entries"), num(br, "fdb_capacity"), num(br, "pmd_sleep_max_us"));
+	print_controllers(get(res, "controllers"));
+	if (json_object_get_boolean(get(br, "fail_mode_active")))
+		printf("    (no controller connected: fail-mode standalone, MAC learning)\n");
 	for (size_t i = 0; ports && i < json_object_array_length(ports); i++)
 		print_port_line(json_object_array_get_idx(ports, i));
 }
@@ -360,7 +410,22 @@ int main(int argc, char **argv)
 		  "fdb-flush", build_kv, print_flush },
 		{ "set-bridge", "key=value...",
 		  "bridge settings: ageing=SECONDS mac_limit=N pmd_sleep_max_us=US "
-		  "fail_mode=standalone|secure", 1, 4, "set-bridge", build_kv, NULL },
+		  "fail_mode=standalone|secure flow_limit=N", 1, 5, "set-bridge", build_kv, NULL },
+		{ "set-controller", "TARGET...",
+		  "OpenFlow controllers: tcp:IP:PORT (connect), ptcp:PORT[:IP] (listen); replaces the "
+		  "list", 1, 16, "set-controller", build_targets, print_list_controllers },
+		{ "del-controller", "", "remove every OpenFlow controller", 0, 0, "del-controller",
+		  NULL, NULL },
+		{ "list-controllers", "", "OpenFlow controllers and their connections", 0, 0,
+		  "list-controllers", NULL, print_list_controllers },
+		{ "add-group", "GROUP", "add an OpenFlow group (ovs-ofctl syntax: \"group_id=1,"
+		  "type=all,bucket=output:1,bucket=output:2\")", 1, 1, "add-group", build_group,
+		  print_port_cfg },
+		{ "mod-group", "GROUP", "replace a group's type and buckets", 1, 1, "mod-group",
+		  build_group, print_port_cfg },
+		{ "del-groups", "[group_id=N]", "delete a group (all without one) and its flows", 0, 1,
+		  "del-groups", build_group, print_port_cfg },
+		{ "dump-groups", "", "the group table", 0, 0, "dump-groups", NULL, print_groups },
 		{ "add-flow", "FLOW", "add a flow (ovs-ofctl syntax: \"table=0,priority=100,in_port=1,"
 		  "actions=output:2\")", 1, 1, "add-flow", build_flow, print_flow_count },
 		{ "add-flows", "FILE", "add the flows of FILE (one per line, - for stdin) at once", 1, 1,
