@@ -30,7 +30,7 @@ enum {
 	SW_VX_SEG_BASE = 4096,
 	SW_VX_MAX_VNIS = 1024,          /* segments 4096..5119 */
 	SW_VX_MAX_REMOTES = 256,        /* distinct remote VTEPs with counters */
-	SW_VX_VNI_REMOTES = 64,         /* remote VTEPs per VNI (head-end replication) */
+	SW_VX_VNI_REMOTES = 128,        /* remote VTEPs per VNI (head-end replication) */
 	SW_VX_NEIGH = 256,              /* underlay neighbours */
 };
 

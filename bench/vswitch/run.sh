@@ -5,6 +5,11 @@
 #   2: fail_mode=secure, FLOWS exact 5-tuple rules (one per generator flow:
 #      UDP 10.0.0.1:1024+i -> 10.0.0.2:9) plus 10 wildcard rules of other
 #      masks, each output to the receiving port (FLOWS defaults to 1000).
+#   3: VXLAN encap: vhost-user tenant port (VNI 100) -> vxlan port -> underlay
+#      (a `dpdk` port on net_vhost), FLOWS = remote VTEPs (tunnels, default 1),
+#      each with a static neighbour and one learned tenant MAC;
+#   4: VXLAN decap: underlay -> tenant, VXLAN datagrams from FLOWS remote VTEPs.
+#   Scenarios 3 and 4 offer 64-byte inner frames (114 bytes on the underlay).
 #
 # Builds the generator (vsw_gen.c) into BUILD_DIR/bench/vswitch, starts
 # vswitchd (PMD on the second CPU, pure polling) with two vhost-user ports in
@@ -40,8 +45,26 @@ trap cleanup EXIT
 "$build/bin/vswitchd" --log-file "$rundir/vswitchd.log" -v dpdk:warn &
 for _ in $(seq 200); do [ -S "$rundir/vswitchd.sock" ] && break; sleep 0.05; done
 ctl set-bridge pmd_sleep_max_us=0 >/dev/null
-ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
-ctl add-port g1 type=vhost-user path="$rundir/g1.sock" tag=10 >/dev/null
+gen_args=(--tx "$rundir/g0.sock" --rx "$rundir/g1.sock" --flows "$flows")
+if [ "$scenario" = 3 ] || [ "$scenario" = 4 ]; then
+  ctl add-port t0 type=vhost-user path="$rundir/t0.sock" vni=100 >/dev/null
+  ctl add-port ul type=dpdk devargs="net_vhost_ul,iface=$rundir/ul.sock,queues=1,client=1" >/dev/null
+  ctl add-port vx0 type=vxlan local_ip=192.168.0.1 underlay=ul >/dev/null
+  for t in $(seq 0 $((flows - 1))); do
+    ip="192.168.$(((10 + t) / 256)).$(((10 + t) % 256))"
+    ctl vtep-add-remote 100 "$ip" >/dev/null
+    ctl vtep-add-neighbor "$ip" "$(printf '02:00:00:dd:%02x:%02x' $((t >> 8)) $((t & 255)))" >/dev/null
+  done
+  if [ "$scenario" = 3 ]; then
+    gen_args=(--tx "$rundir/t0.sock" --rx "$rundir/ul.sock" --vxlan encap)
+  else
+    gen_args=(--tx "$rundir/ul.sock" --rx "$rundir/t0.sock" --vxlan decap)
+  fi
+  gen_args+=(--vtep 192.168.0.1 --tunnels "$flows" --flows "$flows")
+else
+  ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
+  ctl add-port g1 type=vhost-user path="$rundir/g1.sock" tag=10 >/dev/null
+fi
 if [ "$scenario" = 2 ]; then
   g0=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g0"][0])')
   g1=$(ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]=="g1"][0])')
@@ -61,7 +84,7 @@ ctl pmd-stats clear=true >/dev/null
 cpu0=$(taskset -pc $$ | sed 's/.*: //; s/[,-].*//')
 gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --file-prefix "vessel-vswgen-$$" --log-level=warning -- \
-        --tx "$rundir/g0.sock" --rx "$rundir/g1.sock" --seconds "$seconds" --warmup 1 --flows "$flows" | tail -1)
+        "${gen_args[@]}" --seconds "$seconds" --warmup 1 | tail -1)
 pmd=$(ctl --json pmd-stats)
 cpp=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(p[0]["cycles_per_packet"] if p else 0)')
 emc=$(printf '%s' "$pmd" | /usr/bin/python3 -c 'import json,sys; p=json.load(sys.stdin); print(round(p[0].get("emc_hit_pct",0),1) if p else 0)')

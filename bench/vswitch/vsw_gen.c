@@ -2,6 +2,17 @@
  *
  *   vsw_gen EAL-ARGS -- --tx SOCK --rx SOCK [--seconds S] [--warmup S]
  *                       [--flows N] [--vlan V] [--size BYTES]
+ *                       [--vxlan encap|decap --vtep IP [--tunnels N]]
+ *
+ * VXLAN: with `encap`, --tx is a tenant port (VNI 100) and --rx the VTEP's
+ * underlay: the generator first sends, from each of N remote VTEPs
+ * (192.168.0.10+i), one VXLAN frame whose inner source is that remote's tenant
+ * MAC, so the switch learns each MAC behind its VTEP; it then offers inner
+ * frames to those MACs (round robin) and counts what arrives encapsulated on
+ * the underlay. With `decap`, --tx is the underlay: the frames offered are
+ * VXLAN datagrams from the N remote VTEPs (VNI 100) to --vtep, whose inner
+ * frames go to the tenant MAC the --rx port announced. --size is the inner
+ * frame's size either way.
  *
  * Two virtio_user ports, each the vhost-user *server* (`server=1`) of one of
  * vswitchd's vhost-user ports (client mode). The generator learns the receive
@@ -40,7 +51,12 @@ struct opts {
 	unsigned flows;
 	int vlan;
 	unsigned size;
+	int vxlan;                 /* 0: none, 1: encap, 2: decap */
+	uint32_t vtep;             /* the switch's VTEP address (host order) */
+	unsigned tunnels;
 };
+
+static const uint32_t REMOTE_BASE = 0xc0a8000a;        /* 192.168.0.10 */
 
 static const struct rte_ether_addr RX_MAC = { { 0x02, 0x00, 0x00, 0xbb, 0x00, 0x01 } };
 
@@ -112,6 +128,45 @@ static struct rte_mbuf *frame_build(struct rte_mempool *mp, const struct rte_eth
 	return m;
 }
 
+/* The remote tenant MAC behind remote VTEP t. */
+static struct rte_ether_addr remote_mac(unsigned t)
+{
+	return (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xcc, (uint8_t)(t >> 8), (uint8_t)t } };
+}
+
+/* Prepends Ethernet/IPv4/UDP/VXLAN (VNI 100) from remote VTEP t to `vtep`. */
+static int vxlan_wrap(struct rte_mbuf *m, unsigned t, uint32_t vtep, uint16_t sport)
+{
+	uint16_t inner = (uint16_t)m->pkt_len;
+	char *p = rte_pktmbuf_prepend(m, 50);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *vx = (uint8_t *)(udp + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, 50);
+	eth->src_addr = (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xdd, (uint8_t)(t >> 8),
+						   (uint8_t)t } };
+	eth->dst_addr = (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xee, 0x00, 0x01 } };
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner + 36));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(REMOTE_BASE + t);
+	ip->dst_addr = rte_cpu_to_be_32(vtep);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	udp->dst_port = rte_cpu_to_be_16(4789);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner + 16));
+	vx[0] = 0x08;
+	vx[6] = 100;                       /* VNI 100 in bytes 4-6 */
+	return 0;
+}
+
 static uint64_t drain(uint16_t pid, double seconds)
 {
 	struct rte_mbuf *pk[BURST];
@@ -132,11 +187,15 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "tx", required_argument, NULL, 't' }, { "rx", required_argument, NULL, 'r' },
 		{ "seconds", required_argument, NULL, 's' }, { "warmup", required_argument, NULL, 'w' },
 		{ "flows", required_argument, NULL, 'f' }, { "vlan", required_argument, NULL, 'v' },
-		{ "size", required_argument, NULL, 'z' }, { NULL, 0, NULL, 0 },
+		{ "size", required_argument, NULL, 'z' }, { "vxlan", required_argument, NULL, 'x' },
+		{ "vtep", required_argument, NULL, 'e' }, { "tunnels", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
 	};
+	unsigned a, b, c4, d;
 	int c;
 
-	*o = (struct opts){ .seconds = 5, .warmup = 1, .flows = 1, .vlan = -1, .size = 60 };
+	*o = (struct opts){ .seconds = 5, .warmup = 1, .flows = 1, .vlan = -1, .size = 60,
+			    .tunnels = 1 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tx_sock = optarg; break;
@@ -146,11 +205,20 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'f': o->flows = (unsigned)atoi(optarg); break;
 		case 'v': o->vlan = atoi(optarg); break;
 		case 'z': o->size = (unsigned)atoi(optarg); break;
+		case 'x': o->vxlan = !strcmp(optarg, "encap") ? 1 : !strcmp(optarg, "decap") ? 2 : -1;
+			  break;
+		case 'e':
+			if (sscanf(optarg, "%u.%u.%u.%u", &a, &b, &c4, &d) != 4)
+				return -EINVAL;
+			o->vtep = a << 24 | b << 16 | c4 << 8 | d;
+			break;
+		case 'n': o->tunnels = (unsigned)atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
 	if (!o->tx_sock || !o->rx_sock || !o->flows || o->flows > MAX_FLOWS || o->size < 60 ||
-	    o->size > 1500 || o->seconds <= 0)
+	    o->size > 1500 || o->seconds <= 0 || o->vxlan < 0 || (o->vxlan && !o->vtep) ||
+	    !o->tunnels || o->tunnels > 1000)
 		return -EINVAL;
 	return 0;
 }
@@ -204,12 +272,35 @@ int main(int argc, char **argv)
 			rte_pktmbuf_free(m);
 		rte_delay_ms(10);
 	}
+	/* encap: each remote VTEP announces its tenant MAC through the tunnel. */
+	for (unsigned t = 0; o.vxlan == 1 && t < o.tunnels; t++) {
+		struct rte_ether_addr bc = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
+		struct rte_ether_addr src = remote_mac(t);
+		struct rte_mbuf *m = frame_build(mp, &src, &bc, -1, o.size, 1);
+
+		if (m && vxlan_wrap(m, t, o.vtep, 50000)) {
+			rte_pktmbuf_free(m);
+			m = NULL;
+		}
+		if (m && rte_eth_tx_burst(prx, 0, &m, 1) == 0)
+			rte_pktmbuf_free(m);
+		rte_delay_ms(2);
+	}
 	drain(ptx, 0.2);
+	if (o.vxlan && o.flows < o.tunnels)
+		o.flows = o.tunnels;
 	for (unsigned f = 0; f < o.flows; f++) {
 		struct rte_ether_addr src = { { 0x02, 0x00, 0xaa, (uint8_t)(f >> 16),
 					       (uint8_t)(f >> 8), (uint8_t)f } };
+		struct rte_ether_addr dst = o.vxlan == 1 ? remote_mac(f % o.tunnels) : RX_MAC;
 
-		tmpl[f] = frame_build(mp, &src, &RX_MAC, o.vlan, o.size, (uint16_t)(1024 + f));
+		tmpl[f] = frame_build(mp, &src, &dst, o.vxlan ? -1 : o.vlan, o.size,
+				      (uint16_t)(1024 + f));
+		if (tmpl[f] && o.vxlan == 2 &&
+		    vxlan_wrap(tmpl[f], f % o.tunnels, o.vtep, (uint16_t)(49152 + f))) {
+			rte_pktmbuf_free(tmpl[f]);
+			tmpl[f] = NULL;
+		}
 		if (!tmpl[f]) {
 			fprintf(stderr, "vsw_gen: no mbufs for templates\n");
 			return 1;
@@ -246,10 +337,11 @@ int main(int argc, char **argv)
 		t1 = rte_rdtsc();
 	}
 	late = drain(prx, 0.3);
-	printf("{\"bench\":\"vswitch_l2\",\"scenario\":1,\"frame_bytes\":%u,\"flows\":%u,"
-	       "\"vlan\":%d,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+	printf("{\"bench\":\"%s\",\"scenario\":%d,\"frame_bytes\":%u,\"flows\":%u,"
+	       "\"tunnels\":%u,\"vlan\":%d,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 	       ",\"late\":%" PRIu64 ",\"loss_pct\":%.3f,\"tx_mpps\":%.3f,\"rx_mpps\":%.3f}\n",
-	       o.size + 4, o.flows, o.vlan, (double)(t1 - t0) / (double)hz, sent, recvd, late,
+	       o.vxlan == 1 ? "vxlan_encap" : o.vxlan == 2 ? "vxlan_decap" : "vswitch_l2",
+	       o.vxlan ? 2 + o.vxlan : 1, o.size + 4, o.flows, o.vxlan ? o.tunnels : 0, o.vlan, (double)(t1 - t0) / (double)hz, sent, recvd, late,
 	       sent ? 100.0 * (double)(sent - RTE_MIN(sent, recvd + late)) / (double)sent : 0.0,
 	       (double)sent / ((double)(t1 - t0) / (double)hz) / 1e6,
 	       (double)recvd / ((double)(t1 - t0) / (double)hz) / 1e6);
