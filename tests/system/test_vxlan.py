@@ -532,3 +532,28 @@ def test_bad_underlay_input_dropped_by_reason(switch, netns, links):
     # ... and learnt the asker as an underlay neighbour.
     assert {"ip": VTEP_B, "mac": "02:00:00:00:0b:0b", "state": "reachable"} in vtep(
         switch)["neighbors"]
+
+
+def test_kernel_vxlan_openflow_tunnel_id(kernel_peer):
+    """OpenFlow sees the VXLAN port as a port and the VNI as tunnel_id."""
+    switch, hb, t1, t2, ul = kernel_peer
+    ports = {p["name"]: p["ofport"] for p in switch.rpc("show")["ports"]}
+    t1p, vxp = ports["t1"], ports["vx0"]
+    switch.rpc("set-bridge", {"fail_mode": "secure"})
+    switch.rpc("add-flows", {"flows": [
+        f"priority=10,in_port={t1p},actions=set_field:100->tunnel_id,output:{vxp}",
+        f"priority=10,in_port={vxp},tun_id=100,actions=output:{t1p}",
+    ]})
+    ping(t1, "10.100.0.2")
+    ping(t2, "10.100.0.1")
+    flows = switch.rpc("dump-flows", {"match": f"in_port={vxp}"})
+    assert flows and flows[0]["n_packets"] >= 6, flows
+    # Steer T1's traffic into VNI 101 instead: the kernel VTEP (VNI 100 only)
+    # never sees it as its tenant's, and nothing comes back.
+    switch.rpc("mod-flows", {"flow": f"in_port={t1p},actions=set_field:101->tunnel_id,"
+                                     f"output:{vxp}", "strict": False})
+    switch.rpc("vtep-add-remote", {"vni": 101, "remote": VTEP_B})
+    t1.exec("ip", "neigh", "flush", "dev", "eth0")
+    res = t1.exec("ping", "-c", "2", "-W", "1", "10.100.0.2", check=False)
+    assert res.returncode != 0
+    assert vni_entry(vtep(switch), 101)["tx_packets"] >= 2
