@@ -841,6 +841,17 @@ struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
 			json_object_object_add(o, "link", json_object_new_string(
 				p->cfg.admin_up ? "up" : "down"));
 			json_object_object_add(o, "capture", json_object_new_boolean(false));
+			/* What a tenant frame may be: the underlay's MTU minus the
+			 * encapsulation; the MAC the VTEP sends from. */
+			if (p->vtep) {
+				uint32_t ul = __atomic_load_n(&p->vtep->underlay_mtu,
+							      __ATOMIC_RELAXED);
+
+				json_add_u64(o, "mtu", ul > VX_OVERHEAD ? ul - VX_OVERHEAD : 0);
+				rte_ether_format_addr(macs, sizeof(macs),
+						      (const struct rte_ether_addr *)p->vtep->mac);
+				json_object_object_add(o, "mac", json_object_new_string(macs));
+			}
 			return o;
 		}
 		if (!save && p->cfg.vlan_mode == SW_VLAN_TRUNK && !p->trunks_given)

@@ -109,7 +109,13 @@ static void print_port_line(struct json_object *p)
 	if (get(p, "path"))
 		printf("  path: %s%s", str(p, "path"),
 		       !strcmp(str(p, "vhost_mode"), "server") ? " (server)" : " (client)");
+	if (get(p, "local_ip"))
+		printf("  local_ip: %s  underlay: %s  remote_ip: %s  dst_port: %" PRId64
+		       "  ttl: %" PRId64, str(p, "local_ip"), str(p, "underlay"),
+		       str(p, "remote_ip"), num(p, "dst_port"), num(p, "ttl"));
 	printf("\n            vlan_mode: %s", str(p, "vlan_mode"));
+	if (get(p, "vni"))
+		printf("  vni: %s", str(p, "vni"));
 	if (get(p, "tag"))
 		printf("  tag: %" PRId64, num(p, "tag"));
 	if (get(p, "native_vlan"))
@@ -471,13 +477,13 @@ int main(int argc, char **argv)
 		{ "vtep-show", "", "VTEPs, VNIs, remote VTEPs, learned MACs, neighbours, counters", 0,
 		  0, "vtep-show", NULL, print_vtep_show },
 		{ "vtep-add-remote", "VNI IP", "add a remote VTEP to a VNI", 2, 2, "vtep-add-remote",
-		  build_vni_remote, NULL },
+		  build_vni_remote, print_port_cfg },
 		{ "vtep-del-remote", "VNI IP", "remove a remote VTEP from a VNI", 2, 2,
-		  "vtep-del-remote", build_vni_remote, NULL },
+		  "vtep-del-remote", build_vni_remote, print_port_cfg },
 		{ "vtep-add-neighbor", "IP MAC", "a static underlay neighbour", 2, 2,
-		  "vtep-add-neighbor", build_neigh, NULL },
+		  "vtep-add-neighbor", build_neigh, print_port_cfg },
 		{ "vtep-del-neighbor", "IP", "forget an underlay neighbour", 1, 1,
-		  "vtep-del-neighbor", build_neigh, NULL },
+		  "vtep-del-neighbor", build_neigh, print_port_cfg },
 		{ "capture", "PORT FILE [count=N] [duration=S]",
 		  "write what PORT receives and sends to pcapng (count=100, duration=10)", 2, 4, "capture", build_capture, print_capture },
 	};
