@@ -674,6 +674,10 @@ int sw_port_del(const char *name)
 
 void sw_port_del_all(void)
 {
+	/* vxlan ports first: an underlay cannot go while its VTEP exists. */
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
+		if (sw_dp.ports[i] && sw_dp.ports[i]->vtep)
+			sw_port_del(sw_dp.ports[i]->name);
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
 		if (sw_dp.ports[i])
 			sw_port_del(sw_dp.ports[i]->name);

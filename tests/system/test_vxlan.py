@@ -514,18 +514,19 @@ def test_bad_underlay_input_dropped_by_reason(switch, netns, links):
     show = vtep(switch)
     assert show["vteps"][0]["decap_packets"] == 1
     # The VTEP answers ARP for its address, on the underlay (asked up to three
-    # times: a TAP may lose the very first frame while the kernel settles it).
+    # times, 3 s apart: on a loaded machine an answer may come late, so a
+    # window may also see the answer to the previous request).
     req = Ether(src="02:00:00:00:0b:0b", dst=BCAST) / ARP(
         op=1, hwsrc="02:00:00:00:0b:0b", psrc=VTEP_B, pdst=VTEP_A)
     replies = []
     for _ in range(3):
-        s = Sniffer(hb, 1.5, iface=ul)
+        s = Sniffer(hb, 3.0, iface=ul)
         ns_send(hb, req, iface=ul)
         replies = [f for f in s.frames() if ARP in f and f[ARP].op == 2]
         if replies:
             break
-    assert len(replies) == 1, vtep(switch)["vteps"][0]
-    r = replies[0][ARP]
+    assert replies, vtep(switch)["vteps"][0]
+    r = replies[-1][ARP]
     assert r.psrc == VTEP_A and r.hwsrc == mine and r.pdst == VTEP_B
     assert r.hwdst == "02:00:00:00:0b:0b" and replies[0].dst == "02:00:00:00:0b:0b"
     assert vtep(switch)["vteps"][0]["arp_replies"] >= 1
