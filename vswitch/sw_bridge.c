@@ -89,9 +89,13 @@ static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_v
 		if (op == in || !op->cfg.admin_up || op->ul_vtep)
 			continue;
 		if (op->vtep) {
-			if (sw_vx_is_seg(vlan) && !in->vtep) {
+			uint32_t vni = sw_vx_is_seg(vlan) ? sw_vx_seg_to_vni(vlan) : UINT32_MAX;
+
+			/* A port with vni=N carries only that VNI. */
+			if (vni != UINT32_MAX && !in->vtep &&
+			    (!op->vtep->vni_fixed || op->vtep->vni == vni)) {
 				rte_mbuf_refcnt_update(m, 1);
-				sw_vx_tx(pmd, v, (uint8_t)i, m, sw_vx_seg_to_vni(vlan), 0);
+				sw_vx_tx(pmd, v, (uint8_t)i, m, vni, 0);
 				st->flood_packets++;
 			}
 			continue;
