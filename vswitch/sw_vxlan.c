@@ -505,7 +505,7 @@ static void encap_one(struct sw_pmd *pmd, const struct sw_view *v, const struct 
 	struct sw_vtep *t = vxp->vtep;
 	struct sw_vtep_stats *ts = &t->stats[pmd->idx];
 	uint32_t inner_len = m->pkt_len;
-	struct vx_encap_tmpl tmpl;
+	struct sw_vtep_tcache *tc;
 	struct vx_neigh *ne;
 	uint64_t st;
 	uint8_t dmac[6] = { 0 };
@@ -539,8 +539,16 @@ static void encap_one(struct sw_pmd *pmd, const struct sw_view *v, const struct 
 	if (st >> VX_N_VALID & 1)
 		u64_to_mac(st, dmac);
 	hdr = rte_pktmbuf_prepend(m, VX_OUTER_LEN);
-	vx_encap_init(&tmpl, dmac, t->mac, t->local_ip, remote, t->udp_port, t->ttl);
-	vx_encap_write(hdr, &tmpl, vni, inner_len, sport);
+	/* The outer headers differ per packet only in lengths, checksum, source
+	 * port and VNI: rebuild the template only when the remote or its
+	 * neighbour entry changed. */
+	tc = &t->tcache[pmd->idx][hash32(remote) & (SW_VX_TCACHE - 1)];
+	if (tc->remote != remote || tc->neigh != st) {
+		vx_encap_init(&tc->t, dmac, t->mac, t->local_ip, remote, t->udp_port, t->ttl);
+		tc->remote = remote;
+		tc->neigh = st;
+	}
+	vx_encap_write(hdr, &tc->t, vni, inner_len, sport);
 	if (vslot >= 0) {
 		vni_cnt(pmd->idx, (unsigned)vslot)->tx_packets++;
 		vni_cnt(pmd->idx, (unsigned)vslot)->tx_bytes += inner_len;

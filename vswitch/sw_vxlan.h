@@ -43,6 +43,15 @@ struct sw_vtep_stats {
 	uint64_t drops[VX_DROP_N];
 } __rte_cache_aligned;
 
+/* A PMD's outer-header templates, by remote VTEP and neighbour state. */
+struct sw_vtep_tcache {
+	uint32_t remote;
+	uint64_t neigh;               /* the neighbour word the template was built from */
+	struct vx_encap_tmpl t;
+};
+
+enum { SW_VX_TCACHE = 64 };
+
 /* One per vxlan port; immutable once the port is published (see above). */
 struct sw_vtep {
 	uint32_t local_ip;            /* network order */
@@ -58,6 +67,7 @@ struct sw_vtep {
 	uint8_t mac[6];               /* the underlay port's MAC */
 	uint32_t underlay_mtu;        /* atomic: refreshed when the view is rebuilt */
 	struct sw_vtep_stats stats[SW_MAX_PMDS];
+	struct sw_vtep_tcache tcache[SW_MAX_PMDS][SW_VX_TCACHE];   /* each PMD its own row */
 };
 
 /* ---- control thread ---- */
