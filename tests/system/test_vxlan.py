@@ -7,10 +7,11 @@ removed at the end):
   kernel interop   tenant ns T1 --veth-- vswitchd [t1 vni=100, vx0 on underlay ul]
                    ul --veth-- ns "host B": eth0 192.168.77.2, vxlan100 (kernel),
                    br0 { vxlan100, vb } --veth-- tenant ns T2
-  two switches     vswitchd A and vswitchd B, underlays joined by one veth pair,
-                   tenants in VNIs 100, 200 (same MAC and IP on both) and 300
-  bad input        vswitchd with a VTEP whose underlay peer (ns "host B") sends
-                   crafted frames (scapy) from a raw socket
+  two switches     vswitchd A and vswitchd B, each in its own namespace (a host),
+                   underlays joined by one veth pair, tenants' namespaces in
+                   VNIs 100, 200 (same MAC and IP on both) and 300
+  bad input        vswitchd with a VTEP on a TAP underlay, fed crafted frames
+                   (scapy) from a raw socket on the TAP's kernel side
 
 Needs root (namespaces, hugepages) and, for the captures, tshark; skips
 elsewhere.
@@ -360,45 +361,66 @@ def test_kernel_vxlan_mtu_and_save_config(kernel_peer, tmp_path):
 
 # --------------------------------------------------------------- two switches
 
-def test_two_vswitchd_three_tenants(start_vswitchd, netns, links):
-    t = tag()
-    ua, ub = f"va{t}", f"vb{t}"
-    links += [ua]
-    sh("ip", "link", "add", ua, "type", "veth", "peer", "name", ub)
-    for u in (ua, ub):
-        no_ipv6(dev=u)
-        sh("ip", "link", "set", u, "up")
-    a = start_vswitchd()
-    # The second "host" needs its own run directory (socket, logs).
-    rundir_b = vessel.short_tmpdir()
-    b = vessel.Daemon("vswitchd", rundir_b).start()
+class NsDaemon(vessel.Daemon):
+    """A vswitchd started inside a network namespace: a host of its own."""
+
+    def __init__(self, ns, rundir):
+        super().__init__("vswitchd", rundir)
+        self.ns = ns
+
+    def cmdline(self):
+        return ["ip", "netns", "exec", self.ns.name] + super().cmdline()
+
+
+def test_two_vswitchd_three_tenants(dpdk_env, netns):
+    """Hosts A and B: a vswitchd each, in its own namespace, underlays joined
+    by a veth; tenants' namespaces hang off each host by veths."""
+    host_a, host_b = netns("hosta"), netns("hostb")
+    for h in (host_a, host_b):
+        no_ipv6(h)
+    sh("ip", "link", "add", "ul", "netns", host_a.name, "type", "veth", "peer", "name", "ul",
+       "netns", host_b.name)
+    for h in (host_a, host_b):
+        h.exec("ip", "link", "set", "ul", "up")
+    daemons, rundirs = [], []
     try:
-        _two_switches(a, b, ua, ub, t, netns, links)
+        for h in (host_a, host_b):
+            rundirs.append(vessel.short_tmpdir())
+            daemons.append(NsDaemon(h, rundirs[-1]).start())
+        _two_switches(*daemons, host_a, host_b, netns)
     finally:
-        b.stop()
-        shutil.rmtree(rundir_b, ignore_errors=True)
+        for d in daemons:
+            d.stop()
+        for r in rundirs:
+            shutil.rmtree(r, ignore_errors=True)
 
 
-def _two_switches(a, b, ua, ub, t, netns, links):
+def _two_switches(a, b, host_a, host_b, netns):
     for sw in (a, b):
         sw.rpc("set-bridge", {"pmd_sleep_max_us": 200})
-    a.rpc("add-port", {"name": "ul", "type": "dpdk", "devargs": af_packet(ua)})
-    b.rpc("add-port", {"name": "ul", "type": "dpdk", "devargs": af_packet(ub)})
+        sw.rpc("add-port", {"name": "ul", "type": "dpdk", "devargs": af_packet("ul")})
     a.rpc("add-port", {"name": "vx0", "type": "vxlan", "local_ip": VTEP_A, "underlay": "ul"})
     b.rpc("add-port", {"name": "vx0", "type": "vxlan", "local_ip": VTEP_B, "underlay": "ul"})
 
     same_mac = "02:00:00:00:aa:01"
     ends = {}
-    for sw, name, vni, mac, ip in (
-            (a, "a100", 100, same_mac, "10.1.0.1/24"),
-            (a, "a200", 200, same_mac, "10.1.0.1/24"),    # same MAC and IP, other tenant
-            (b, "b100", 100, "02:00:00:00:bb:01", "10.1.0.2/24"),
-            (b, "b200", 200, "02:00:00:00:bb:02", "10.1.0.2/24"),
-            (b, "b300", 300, "02:00:00:00:bb:03", "10.1.0.3/24")):
-        ifname = f"v{name[0]}{name[1]}{t}"
-        links.append(ifname)
-        ends[name] = tenant(netns, name, ifname, mac, ip, mtu=1450)
-        sw.rpc("add-port", {"name": name, "type": "dpdk", "devargs": af_packet(ifname),
+    for sw, host, name, vni, mac, ip in (
+            (a, host_a, "a100", 100, same_mac, "10.1.0.1/24"),
+            (a, host_a, "a200", 200, same_mac, "10.1.0.1/24"),  # same MAC and IP, other tenant
+            (b, host_b, "b100", 100, "02:00:00:00:bb:01", "10.1.0.2/24"),
+            (b, host_b, "b200", 200, "02:00:00:00:bb:02", "10.1.0.2/24"),
+            (b, host_b, "b300", 300, "02:00:00:00:bb:03", "10.1.0.3/24")):
+        ns = netns(name)
+        no_ipv6(ns)
+        sh("ip", "link", "add", name, "netns", host.name, "type", "veth", "peer", "name", "eth0",
+           "netns", ns.name)
+        host.exec("ip", "link", "set", name, "up")
+        ns.exec("ip", "link", "set", "eth0", "address", mac)
+        ns.exec("ip", "link", "set", "eth0", "mtu", "1450")
+        ns.exec("ip", "link", "set", "eth0", "up")
+        ns.exec("ip", "addr", "add", ip, "dev", "eth0")
+        ends[name] = ns
+        sw.rpc("add-port", {"name": name, "type": "dpdk", "devargs": af_packet(name),
                             "vni": vni})
     for vni in (100, 200):
         a.rpc("vtep-add-remote", {"vni": vni, "remote": VTEP_B})
