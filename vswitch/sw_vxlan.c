@@ -155,11 +155,6 @@ static int vx_ensure(void)
 	return 0;
 }
 
-int sw_vx_init(void)
-{
-	return vx_ensure();
-}
-
 void sw_vx_fini(void)
 {
 	if (!vx.ready)

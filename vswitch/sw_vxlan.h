@@ -72,7 +72,7 @@ struct sw_vtep {
 
 /* ---- control thread ---- */
 
-int sw_vx_init(void);
+/* Tables are created on first use; sw_vx_fini() frees them at shutdown. */
 void sw_vx_fini(void);
 /* The segment of VNI, created when `create` (-ENOSPC when full). */
 int sw_vx_vni_get(uint32_t vni, bool create, uint16_t *seg);

@@ -444,7 +444,8 @@ def _two_switches(a, b, host_a, host_b, netns):
     # Broadcasts stay in their VNI: b100 sees a100's, b200 and b300 never do.
     probe = Ether(src=same_mac, dst=BCAST) / IP(src="10.1.0.1", dst="10.1.0.255") / UDP(
         sport=7, dport=9) / Raw(b"vni-100-only")
-    sniffers = {n: Sniffer(ends[n], 2.5) for n in ("b100", "b200", "b300", "a200")}
+    # Long windows: the four sniffers start one after the other.
+    sniffers = {n: Sniffer(ends[n], 6.0) for n in ("b100", "b200", "b300", "a200")}
     ns_send(ends["a100"], probe, probe)
     got = {n: [f for f in s.frames() if b"vni-100-only" in raw(f)] for n, s in sniffers.items()}
     assert len(got["b100"]) == 2, got
@@ -514,7 +515,7 @@ def test_bad_underlay_input_dropped_by_reason(switch, netns, links):
                                                           proto=17) / Raw(b"rest")
     cases["fragment"] = [frag, frag2]
 
-    sniff = Sniffer(t1, 3.0)
+    t1_tx = switch.rpc("dump-ports", {"name": "t1"})[0]["tx_packets"]
     for reason, frames in cases.items():
         before = vtep(switch)["vteps"][0]["drops"]
         ns_send(hb, *frames, iface=ul)
@@ -530,6 +531,8 @@ def test_bad_underlay_input_dropped_by_reason(switch, netns, links):
                   if k not in (reason, "not_ip") and after[k] != before[k]}
         assert others == {}, f"{reason}: other counters moved: {others}"
     # Nothing bad reached the tenant; a good frame does.
+    assert switch.rpc("dump-ports", {"name": "t1"})[0]["tx_packets"] == t1_tx
+    sniff = Sniffer(t1, 3.0)
     ns_send(hb, good, iface=ul)
     seen = [f for f in sniff.frames() if b"tenant" in raw(f)]
     assert len(seen) == 1 and seen[0].src == "02:00:00:00:0c:0c", seen
