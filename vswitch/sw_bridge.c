@@ -25,6 +25,7 @@
 
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 
 /* Removes the outer 802.1Q tag (the parser checked it is in the first segment). */
 static inline void vlan_pop(struct rte_mbuf *m)
@@ -82,7 +83,24 @@ static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_v
 	for (uint32_t i = 0; i < v->n_ports; i++) {
 		const struct sw_vport *op = &v->ports[i];
 
-		if (op == in || !op->cfg.admin_up || !sw_port_carries_vlan(&op->cfg, vlan))
+		/* A VTEP's underlay is no bridge port; a vxlan port takes every
+		 * VXLAN segment (head-end replication, sw_vx_tx) and never a frame
+		 * that came from a remote VTEP (split horizon). */
+		if (op == in || !op->cfg.admin_up || op->ul_vtep)
+			continue;
+		if (op->vtep) {
+			uint32_t vni = sw_vx_is_seg(vlan) ? sw_vx_seg_to_vni(vlan) : UINT32_MAX;
+
+			/* A port with vni=N carries only that VNI. */
+			if (vni != UINT32_MAX && !in->vtep &&
+			    (!op->vtep->vni_fixed || op->vtep->vni == vni)) {
+				rte_mbuf_refcnt_update(m, 1);
+				sw_vx_tx(pmd, v, (uint8_t)i, m, vni, 0);
+				st->flood_packets++;
+			}
+			continue;
+		}
+		if (!sw_port_carries_vlan(&op->cfg, vlan))
 			continue;
 		if (egress_tagged(&op->cfg, vlan))
 			tagged[nt++] = (uint8_t)i;
@@ -131,6 +149,15 @@ static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stat
 	bool tagged = key->n_vlans && key->vlan_tpid == SW_ETH_TYPE_VLAN;
 	uint16_t vid = tagged ? sw_vlan_vid(key->vlan_tci) : 0;
 
+	if (in->vtep) {
+		/* Decapsulated: the segment of its VNI (tunnel_id). */
+		*vlan = sw_vx_seg(key->tunnel_id);
+		if (!*vlan || tagged) {
+			st->drops[SW_DROP_VLAN]++;
+			return false;
+		}
+		goto src_check;
+	}
 	switch (in->cfg.vlan_mode) {
 	case SW_VLAN_ACCESS:
 		/* A priority tag (VID 0) is the access VLAN; any other tag is foreign. */
@@ -153,6 +180,7 @@ static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stat
 		st->drops[SW_DROP_VLAN]++;
 		return false;
 	}
+src_check:
 	if (sw_eth_addr_is_multicast(key->dl_src) || sw_eth_addr_is_zero(key->dl_src)) {
 		st->drops[SW_DROP_SRC_MAC]++;
 		return false;
@@ -162,7 +190,7 @@ static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stat
 
 /* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0. */
 static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
-			  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp, uint16_t out)
+			  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp, uint16_t out, uint32_t tun)
 {
 	struct sw_port_stats *st = &in->port->stats[pmd->idx];
 	const struct sw_vport *op;
@@ -182,6 +210,17 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 		op->port->stats[pmd->idx].drops[SW_DROP_ADMIN_DOWN]++;
 		goto drop;
 	}
+	if (op->vtep) {
+		/* Learned behind a remote VTEP: unicast to it. */
+		if (!sw_vx_is_seg(vlan)) {
+			op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
+			goto drop;
+		}
+		sw_vx_tx(pmd, v, vidx, m, sw_vx_seg_to_vni(vlan), tun);
+		return;
+	}
+	if (op->ul_vtep)
+		goto drop;
 	if (!sw_port_carries_vlan(&op->cfg, vlan)) {
 		op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
 		goto drop;
@@ -271,6 +310,7 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		bool tagged = key->n_vlans && key->vlan_tpid == SW_ETH_TYPE_VLAN;
 		uint8_t pcp = tagged ? (uint8_t)(key->vlan_tci >> SW_VLAN_PCP_SHIFT) : 0;
 		uint16_t out;
+		uint32_t tun = 0;
 
 		if (sw_fdb_learn_hint(sw_dp.fdb, &src[j], spos[j], in->ofport, in->cfg.mac_limit,
 				      now_s) == -EDQUOT) {
@@ -281,6 +321,8 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		if (tagged)
 			vlan_pop(mb);
 		out = dslot[j] == UINT8_MAX ? 0 : sw_fdb_pos_port(sw_dp.fdb, dpos[dslot[j]]);
-		bridge_output(pmd, v, in, mb, vlan[j], pcp, out);
+		if (out && sw_vx_is_seg(vlan[j]))
+			tun = sw_fdb_pos_tun(sw_dp.fdb, dpos[dslot[j]]);
+		bridge_output(pmd, v, in, mb, vlan[j], pcp, out, tun);
 	}
 }

@@ -14,6 +14,7 @@
 
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 #include "vsl_daemon.h"
 #include "vsl_log.h"
 #include "vsl_loop.h"
@@ -167,6 +168,7 @@ void sw_dp_fini(void)
 	sw_flow_table_fini();
 	sw_group_fini();
 	sw_port_del_all();
+	sw_vx_fini();           /* after the ports, before the pool its parked packets use */
 	rte_free(sw_dp.view);
 	sw_fdb_destroy(sw_dp.fdb);
 	rte_free(sw_dp.qsbr);

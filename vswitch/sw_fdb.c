@@ -21,6 +21,7 @@
 struct sw_fdb_entry {
 	uint16_t ofport;     /* 0: free or being removed */
 	uint32_t seen_s;     /* last second the MAC was a source */
+	uint32_t tun;        /* VXLAN: remote VTEP (IPv4, network order) behind the MAC */
 };
 
 struct sw_fdb {
@@ -149,15 +150,59 @@ int sw_fdb_learn(struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan, uint16
 				 now_s);
 }
 
+static int fdb_learn(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t pos,
+		     uint16_t ofport, uint32_t mac_limit, uint32_t now_s, int32_t *out_pos);
+
 int sw_fdb_learn_hint(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t pos,
 		      uint16_t ofport, uint32_t mac_limit, uint32_t now_s)
+{
+	int32_t out;
+
+	return fdb_learn(fdb, kp, pos, ofport, mac_limit, now_s, &out);
+}
+
+int sw_fdb_learn_tun(struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan, uint16_t ofport,
+		     uint32_t mac_limit, uint32_t now_s, uint32_t tun)
+{
+	struct sw_fdb_key k;
+	int32_t pos;
+	int ret;
+
+	fdb_key(&k, mac, vlan);
+	ret = fdb_learn(fdb, &k, rte_hash_lookup(fdb->hash, &k), ofport, mac_limit, now_s, &pos);
+	/* Readers take the port first, then this: a MAC that just moved between
+	 * remotes may go to the old one for a packet or two. */
+	if (!ret && pos >= 0 && __atomic_load_n(&fdb->entries[pos].tun, __ATOMIC_RELAXED) != tun)
+		__atomic_store_n(&fdb->entries[pos].tun, tun, __ATOMIC_RELAXED);
+	return ret;
+}
+
+uint32_t sw_fdb_pos_tun(const struct sw_fdb *fdb, int32_t pos)
+{
+	if (pos < 0 || (uint32_t)pos >= fdb->n_slots)
+		return 0;
+	return __atomic_load_n(&fdb->entries[pos].tun, __ATOMIC_RELAXED);
+}
+
+uint32_t sw_fdb_tun(const struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan)
+{
+	struct sw_fdb_key k;
+
+	fdb_key(&k, mac, vlan);
+	return sw_fdb_pos_tun(fdb, rte_hash_lookup(fdb->hash, &k));
+}
+
+static int fdb_learn(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t pos,
+		     uint16_t ofport, uint32_t mac_limit, uint32_t now_s, int32_t *out_pos)
 {
 	struct sw_fdb_entry *e;
 	uint16_t cur;
 
+	*out_pos = -1;
 	if (ofport == 0 || ofport > SW_OFPORT_MAX)
 		return -EINVAL;
 	if (pos >= 0 && (uint32_t)pos < fdb->n_slots) {
+		*out_pos = pos;
 		e = &fdb->entries[pos];
 		cur = __atomic_load_n(&e->ofport, __ATOMIC_ACQUIRE);
 		if (cur == ofport) {
@@ -192,8 +237,10 @@ int sw_fdb_learn_hint(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t p
 	}
 	if (over_limit(fdb, ofport, mac_limit))
 		return -EDQUOT;
+	*out_pos = pos;
 	e = &fdb->entries[pos];
 	cur = 0;
+	__atomic_store_n(&e->tun, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&e->seen_s, now_s, __ATOMIC_RELAXED);
 	if (__atomic_compare_exchange_n(&e->ofport, &cur, ofport, false, __ATOMIC_RELEASE,
 					__ATOMIC_RELAXED)) {

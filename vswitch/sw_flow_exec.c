@@ -33,6 +33,7 @@
 
 #include "sw_cls.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 
 enum { PENDING_NONE = 0xffff, ASET_MAX = SW_MAX_ACTIONS };
 
@@ -130,6 +131,14 @@ static void output_vidx(struct pctx *c, uint8_t vidx)
 
 	if (!op->cfg.admin_up) {
 		op->port->stats[c->pmd->idx].drops[SW_DROP_ADMIN_DOWN]++;
+		return;
+	}
+	if (op->vtep) {
+		/* VXLAN: encapsulated now, with the VNI the key has at this point
+		 * (tunnel_id, possibly set by set_field). */
+		rte_mbuf_refcnt_update(c->m, 1);
+		sw_vx_tx(c->pmd, c->v, vidx, c->m, c->key->tunnel_id, 0);
+		c->output = true;
 		return;
 	}
 	if (c->pending != PENDING_NONE) {

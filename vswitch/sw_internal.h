@@ -126,6 +126,10 @@ struct sw_port_ops {
 	int (*prepare)(struct sw_port *p, const struct sw_port_opts *o, char *err, size_t errlen);
 	/* Adds the type's options to a save-config/show object. */
 	void (*describe)(const struct sw_port *p, struct json_object *o);
+	/* A logical port (vxlan) has no ethdev of its own: it is not probed,
+	 * started or polled, and `destroy` frees what prepare() made. */
+	bool logical;
+	void (*destroy)(struct sw_port *p);
 };
 
 /* add-port / set-port parameters (decoded from JSON-RPC; absent fields unset). */
@@ -145,6 +149,10 @@ struct sw_port_opts {
 	uint32_t mtu;                 /* 0 = not given */
 	const char *admin;            /* "up"/"down" */
 	int64_t mac_limit;            /* -1 = not given */
+	/* VXLAN (docs/vxlan.md): an access port's segment, or a vxlan port's VNI. */
+	int64_t vni;                  /* -1 = not given, -2 = "flow"; 0 clears (set-port) */
+	const char *local_ip, *underlay, *remote_ip;   /* type vxlan */
+	uint32_t dst_port, ttl;       /* type vxlan; 0 = default */
 };
 
 struct sw_port {
@@ -161,6 +169,8 @@ struct sw_port {
 	bool trunks_given;
 	struct sw_port_cfg cfg;
 	struct sw_capture *capture;   /* at most one capture at a time */
+	struct sw_vtep *vtep;         /* type vxlan: its VTEP (sw_vxlan.h) */
+	uint32_t vni;                 /* access port bound to this VNI (0: none) */
 	rte_spinlock_t txq_lock[SW_MAX_PMDS];   /* only when n_txq < PMDs */
 	struct sw_port_stats stats[SW_MAX_PMDS];
 };
@@ -174,6 +184,9 @@ struct sw_vport {
 	bool txq_shared;              /* n_txq < PMDs: take txq_lock around tx */
 	bool poll;                    /* started and admin up */
 	struct sw_capture *capture;
+	struct sw_vtep *vtep;         /* a vxlan port (not polled; tx = encap) */
+	struct sw_vtep *ul_vtep;      /* the underlay of this VTEP (rx = decap/ARP) */
+	uint8_t vx_vidx;              /* vxlan port: its underlay; underlay: its vxlan port */
 	struct sw_port_cfg cfg;
 };
 
@@ -311,6 +324,7 @@ void sw_port_del_all(void);
 extern const struct sw_port_ops sw_port_dpdk_ops;
 extern const struct sw_port_ops sw_port_vhost_ops;
 extern const struct sw_port_ops sw_port_internal_ops;
+extern const struct sw_port_ops sw_port_vxlan_ops;
 
 /* Flow tables (sw_flow_table.c): the control thread's authoritative copy.
  * Changes accumulate until sw_flow_commit() publishes a new classifier. */

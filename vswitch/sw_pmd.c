@@ -24,6 +24,7 @@
 #include "sw_cls.h"
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 #include "vsl_log.h"
 
 VSL_LOG_MODULE(pmd);
@@ -76,6 +77,12 @@ void sw_pmd_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct
 {
 	struct sw_txbuf *b = &pmd->tx[vidx];
 
+	/* A vxlan port has no device: encapsulate toward its underlay (the VNI
+	 * is the port's own; flows and the bridge call sw_vx_tx() directly). */
+	if (unlikely(v->ports[vidx].vtep != NULL)) {
+		sw_vx_tx(pmd, v, vidx, m, UINT64_MAX, 0);
+		return;
+	}
 	/* A port gets at most one copy per input packet, so within one rx burst
 	 * its batch fills at most once: the dirty list holds at most two entries
 	 * per port. */
@@ -106,6 +113,12 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	if (!n)
 		return 0;
 	t1 = rte_rdtsc();
+	/* The underlay of a VTEP is not a bridge port: ARP and VXLAN only. */
+	if (in->ul_vtep) {
+		sw_vx_rx_burst(pmd, v, cls, in, pkts, n, now_s);
+		pmd_tx_flush_all(pmd, v);
+		return n;
+	}
 
 	/* Stage 1: parse every packet into its flow key. */
 	for (uint16_t i = 0; i < n; i++) {

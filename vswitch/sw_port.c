@@ -21,6 +21,7 @@
 
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 #include "vsl_log.h"
 #include "vsl_util.h"
 
@@ -132,6 +133,10 @@ static void vlan_list_format(const uint64_t *bm, char *buf, size_t len)
 
 bool sw_port_carries_vlan(const struct sw_port_cfg *c, uint16_t vid)
 {
+	/* VXLAN segments (sw_vxlan.h) live above 4095: only an access port
+	 * bound to the VNI carries one. */
+	if (vid > SW_VLAN_MAX)
+		return c->vlan_mode == SW_VLAN_ACCESS && c->tag == vid;
 	switch (c->vlan_mode) {
 	case SW_VLAN_ACCESS:
 		return vid == c->tag;
@@ -165,7 +170,7 @@ struct sw_port *sw_port_find_ofport(uint16_t ofport)
 static const struct sw_port_ops *port_type_find(const char *type)
 {
 	static const struct sw_port_ops *const types[] = {
-		&sw_port_dpdk_ops, &sw_port_vhost_ops, &sw_port_internal_ops,
+		&sw_port_dpdk_ops, &sw_port_vhost_ops, &sw_port_internal_ops, &sw_port_vxlan_ops,
 	};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -207,6 +212,8 @@ int sw_view_publish(void)
 		vp->txq_shared = p->n_txq < sw_dp.n_pmds + 1;
 		vp->poll = p->cfg.admin_up;
 		vp->capture = p->capture;
+		vp->vtep = p->vtep;
+		vp->vx_vidx = SW_VIDX_NONE;
 		vp->cfg = p->cfg;
 		v->vidx_by_ofport[p->ofport] = vidx;
 		if (!vp->poll || !sw_dp.n_pmds)
@@ -221,6 +228,7 @@ int sw_view_publish(void)
 					(struct sw_rxq){ .vidx = vidx, .qid = q };
 		}
 	}
+	sw_vx_view_fixup(v);
 	old = sw_dp.view;
 	__atomic_store_n(&sw_dp.view, v, __ATOMIC_RELEASE);
 	sw_dp_sync();
@@ -367,6 +375,10 @@ static void port_eth_stop(struct sw_port *p)
 
 	if (!p->started)
 		return;
+	if (p->ops->logical) {
+		p->started = false;
+		return;
+	}
 	if (!rte_eth_dev_info_get(p->port_id, &info))
 		dev = info.device;
 	rte_eth_dev_stop(p->port_id);
@@ -395,6 +407,35 @@ static int port_cfg_apply(struct sw_port *p, struct sw_port_cfg *cfg, const stru
 	}
 	if (o->tag != UINT32_MAX)
 		cfg->tag = (uint16_t)o->tag;
+	if (o->vni != -1) {
+		/* An access port of the VNI's segment (sw_vxlan.h). */
+		uint16_t seg;
+		int ret;
+
+		if (p->vtep || (o->type && !strcmp(o->type, "vxlan")))
+			goto vni_done;
+		if (o->tag != UINT32_MAX) {
+			snprintf(err, errlen, "give tag= (a VLAN) or vni= (a VXLAN segment), not both");
+			return -EINVAL;
+		}
+		if (o->vni == -2 || o->vni < 0 || o->vni > VX_VNI_MAX) {
+			snprintf(err, errlen, "vni must be 1-%u (0 clears)", VX_VNI_MAX);
+			return -EINVAL;
+		}
+		if (o->vni == 0) {
+			if (p->vni)
+				cfg->tag = 0;
+		} else {
+			ret = sw_vx_vni_get((uint32_t)o->vni, true, &seg);
+			if (ret) {
+				snprintf(err, errlen, "vni %lld: %s", (long long)o->vni,
+					 ret == -ENOSPC ? "too many VNIs" : strerror(-ret));
+				return ret;
+			}
+			cfg->tag = seg;
+		}
+	}
+vni_done:
 	if (o->native_vlan >= 0) {
 		if (o->native_vlan > SW_VLAN_MAX) {
 			snprintf(err, errlen, "native_vlan %lld out of range 1-4095",
@@ -561,7 +602,7 @@ int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 	ret = p->ops->prepare(p, o, err, errlen);
 	if (ret)
 		goto err_free;
-	for (int i = 0; i < SW_MAX_PORTS; i++) {
+	for (int i = 0; i < SW_MAX_PORTS && !p->ops->logical; i++) {
 		if (sw_dp.ports[i] && !strcmp(sw_dp.ports[i]->devargs, p->devargs)) {
 			snprintf(err, errlen, "device '%s' is already port '%s'", p->devargs,
 				 sw_dp.ports[i]->name);
@@ -569,11 +610,20 @@ int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 			goto err_free;
 		}
 	}
-	ret = port_eth_start(p, o->n_rxq ? (uint16_t)o->n_rxq : 1, err, errlen);
-	if (ret)
-		goto err_free;
-	if (!p->cfg.admin_up)
-		rte_eth_dev_set_link_down(p->port_id);
+	if (p->ops->logical) {
+		p->started = true;
+		p->n_rxq = 0;
+		p->n_txq = 1;
+		p->port_id = UINT16_MAX;
+	} else {
+		ret = port_eth_start(p, o->n_rxq ? (uint16_t)o->n_rxq : 1, err, errlen);
+		if (ret)
+			goto err_destroy;
+		if (!p->cfg.admin_up)
+			rte_eth_dev_set_link_down(p->port_id);
+	}
+	if (o->vni > 0 && !p->vtep)
+		p->vni = (uint32_t)o->vni;
 	sw_dp.ports[slot] = p;
 	ret = sw_view_publish();
 	if (ret) {
@@ -587,6 +637,9 @@ int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 err_unlink:
 	sw_dp.ports[slot] = NULL;
 	port_eth_stop(p);
+err_destroy:
+	if (p->ops->destroy)
+		p->ops->destroy(p);
 err_free:
 	rte_free(p);
 	return ret;
@@ -595,6 +648,8 @@ err_free:
 static void port_free(struct sw_port *p)
 {
 	port_eth_stop(p);
+	if (p->ops->destroy)
+		p->ops->destroy(p);
 	rte_free(p);
 }
 
@@ -612,7 +667,7 @@ int sw_port_del(const char *name)
 	}
 	if (!p)
 		return -ENOENT;
-	if (p->capture)
+	if (p->capture || sw_vx_port_is_underlay(p))
 		return -EBUSY;
 	sw_dp.ports[slot] = NULL;
 	ofport = p->ofport;
@@ -627,6 +682,10 @@ int sw_port_del(const char *name)
 
 void sw_port_del_all(void)
 {
+	/* vxlan ports first: an underlay cannot go while its VTEP exists. */
+	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
+		if (sw_dp.ports[i] && sw_dp.ports[i]->vtep)
+			sw_port_del(sw_dp.ports[i]->name);
 	for (unsigned i = 0; i < SW_MAX_PORTS; i++)
 		if (sw_dp.ports[i])
 			sw_port_del(sw_dp.ports[i]->name);
@@ -644,6 +703,12 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 	if (ret) {
 		p->trunks_given = trunks_given;
 		return ret;
+	}
+	if (p->vtep && (o->mtu || o->vni != -1)) {
+		snprintf(err, errlen, "a vxlan port's MTU follows its underlay's, and its VNI is "
+			 "fixed when it is added");
+		ret = -EINVAL;
+		goto err_restore;
 	}
 	if (o->mtu && o->mtu != p->mtu) {
 		if (o->mtu < 68 || o->mtu > SW_MTU_MAX) {
@@ -676,6 +741,10 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 			rte_eth_dev_set_link_down(p->port_id);
 	}
 	p->cfg = cfg;
+	if (o->vni >= 0)
+		p->vni = (uint32_t)o->vni;
+	else if (o->tag != UINT32_MAX)
+		p->vni = 0;
 	ret = sw_view_publish();
 	if (ret) {
 		snprintf(err, errlen, "out of memory");
@@ -725,7 +794,10 @@ struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
 	json_add_u64(o, "ofport", p->ofport);
 	switch (p->cfg.vlan_mode) {
 	case SW_VLAN_ACCESS:
-		json_add_u64(o, "tag", p->cfg.tag);
+		if (p->vni)
+			json_add_u64(o, "vni", p->vni);
+		else
+			json_add_u64(o, "tag", p->cfg.tag);
 		break;
 	case SW_VLAN_NATIVE_TAGGED:
 	case SW_VLAN_NATIVE_UNTAGGED:
@@ -740,7 +812,7 @@ struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
 		}
 		break;
 	}
-	if (p->mtu != SW_MTU_DEFAULT || !save)
+	if ((p->mtu != SW_MTU_DEFAULT || !save) && !p->ops->logical)
 		json_add_u64(o, "mtu", p->mtu);
 	if (p->n_rxq > 1 || !save)
 		json_add_u64(o, "n_rxq", p->n_rxq);
@@ -761,6 +833,39 @@ struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
 		char macs[RTE_ETHER_ADDR_FMT_SIZE] = "";
 		uint64_t total = 0;
 
+		if (p->ops->logical) {
+			/* No device: link, MAC and device counters are the type's. */
+			sw_port_stats_sum(p, &st);
+			json_add_u64(o, "rx_packets", st.rx_packets);
+			json_add_u64(o, "rx_bytes", st.rx_bytes);
+			json_add_u64(o, "tx_packets", st.tx_packets);
+			json_add_u64(o, "tx_bytes", st.tx_bytes);
+			json_add_u64(o, "flood_packets", st.flood_packets);
+			json_add_u64(o, "rx_l3_anomalies", st.rx_l3_anomalies);
+			for (unsigned r = 0; r < SW_DROP_N; r++) {
+				json_add_u64(drops, drop_names[r], st.drops[r]);
+				total += st.drops[r];
+			}
+			json_add_u64(o, "drops_total", total);
+			json_object_object_add(o, "drops", drops);
+			json_add_u64(o, "macs_learned", sw_fdb_port_count(sw_dp.fdb, p->ofport));
+			json_object_object_add(o, "vlan_mode", json_object_new_string("vxlan"));
+			json_object_object_add(o, "link", json_object_new_string(
+				p->cfg.admin_up ? "up" : "down"));
+			json_object_object_add(o, "capture", json_object_new_boolean(false));
+			/* What a tenant frame may be: the underlay's MTU minus the
+			 * encapsulation; the MAC the VTEP sends from. */
+			if (p->vtep) {
+				uint32_t ul = __atomic_load_n(&p->vtep->underlay_mtu,
+							      __ATOMIC_RELAXED);
+
+				json_add_u64(o, "mtu", ul > VX_OVERHEAD ? ul - VX_OVERHEAD : 0);
+				rte_ether_format_addr(macs, sizeof(macs),
+						      (const struct rte_ether_addr *)p->vtep->mac);
+				json_object_object_add(o, "mac", json_object_new_string(macs));
+			}
+			return o;
+		}
 		if (!save && p->cfg.vlan_mode == SW_VLAN_TRUNK && !p->trunks_given)
 			json_object_object_add(o, "trunks", json_object_new_string("all"));
 		json_object_object_add(o, "vlan_mode",

@@ -11,6 +11,7 @@
 #include "sw_fdb.h"
 #include "sw_cls.h"
 #include "sw_internal.h"
+#include "sw_vxlan.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
 #include "vsl_util.h"
@@ -162,6 +163,18 @@ static void fdb_show_one(const uint8_t mac[6], uint16_t vlan, uint16_t ofport, u
 		 mac[4], mac[5]);
 	json_object_object_add(o, "port", json_object_new_string(p ? p->name : "?"));
 	json_object_object_add(o, "ofport", json_object_new_int(ofport));
+	if (sw_vx_is_seg(vlan)) {
+		/* A VXLAN segment: show its VNI and, behind a vxlan port, the VTEP. */
+		uint32_t vni = sw_vx_seg_to_vni(vlan), tun;
+		char ips[16];
+
+		if (vni != UINT32_MAX)
+			json_object_object_add(o, "vni", json_object_new_int64(vni));
+		tun = p && p->vtep ? sw_fdb_tun(sw_dp.fdb, mac, vlan) : 0;
+		if (tun)
+			json_object_object_add(o, "remote", json_object_new_string(
+				vx_ip_format(tun, ips)));
+	}
 	json_object_object_add(o, "vlan", json_object_new_int(vlan));
 	json_object_object_add(o, "mac", json_object_new_string(buf));
 	json_object_object_add(o, "age", json_object_new_int64(age_s));

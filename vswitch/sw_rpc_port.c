@@ -31,6 +31,11 @@ static const struct vsl_rpc_param port_table[] = {
 	PP("mtu", mtu, VSL_RPC_UINT32),
 	PP("admin", admin, VSL_RPC_STRING),
 	PP("mac_limit", mac_limit, VSL_RPC_INT64),
+	PP("local_ip", local_ip, VSL_RPC_STRING),
+	PP("underlay", underlay, VSL_RPC_STRING),
+	PP("remote_ip", remote_ip, VSL_RPC_STRING),
+	PP("dst_port", dst_port, VSL_RPC_UINT32),
+	PP("ttl", ttl, VSL_RPC_UINT32),
 };
 
 /* Decodes add-port/set-port params. `trunks` is taken out first because it
@@ -39,13 +44,14 @@ static const struct vsl_rpc_param port_table[] = {
 static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *params,
 			    struct sw_port_opts *o, char *trunks, size_t tlen)
 {
-	struct json_object *rest, *t = NULL;
+	struct json_object *rest, *t = NULL, *vni = NULL;
 	int ret;
 
 	memset(o, 0, sizeof(*o));
 	o->tag = UINT32_MAX;
 	o->native_vlan = -1;
 	o->mac_limit = -1;
+	o->vni = -1;
 	if (params && !json_object_is_type(params, json_type_object)) {
 		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS, "params must be an object");
 		return -EINVAL;
@@ -55,6 +61,8 @@ static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *param
 		json_object_object_foreach(params, k, v) {
 			if (!strcmp(k, "trunks"))
 				t = v;
+			else if (!strcmp(k, "vni"))
+				vni = v;
 			else
 				json_object_object_add(rest, k, json_object_get(v));
 		}
@@ -65,6 +73,21 @@ static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *param
 	json_object_put(rest);
 	if (ret)
 		return ret;
+	/* vni: a number, or "flow" (a vxlan port taking the VNI from tunnel_id). */
+	if (vni) {
+		if (json_object_is_type(vni, json_type_int) && json_object_get_int64(vni) >= 0 &&
+		    json_object_get_int64(vni) <= 0xffffff) {
+			o->vni = json_object_get_int64(vni);
+		} else if (json_object_is_type(vni, json_type_string) &&
+			   !strcmp(json_object_get_string(vni), "flow")) {
+			o->vni = -2;
+		} else {
+			vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS,
+					    "'vni' must be a VXLAN network identifier 0-16777215 "
+					    "or \"flow\"");
+			return -EINVAL;
+		}
+	}
 	if (!t)
 		return 0;
 	if (json_object_is_type(t, json_type_string)) {
@@ -118,8 +141,9 @@ static int rpc_add_port(struct vsl_rpc_call *call, struct json_object *params)
 	return 0;
 }
 VSL_RPC_REGISTER("add-port", rpc_add_port,
-		 "add-port {name, type: dpdk|vhost-user|internal, devargs|path, ofport?, tag?, "
-		 "trunks?, vlan_mode?, native_vlan?, mtu?, n_rxq?, admin?, mac_limit?}")
+		 "add-port {name, type: dpdk|vhost-user|internal|vxlan, devargs|path, ofport?, tag?, "
+		 "trunks?, vlan_mode?, native_vlan?, mtu?, n_rxq?, admin?, mac_limit?, vni?; "
+		 "vxlan: local_ip, underlay, remote_ip?, vni?, dst_port?, ttl?}")
 
 static int rpc_del_port(struct vsl_rpc_call *call, struct json_object *params)
 {
@@ -135,7 +159,8 @@ static int rpc_del_port(struct vsl_rpc_call *call, struct json_object *params)
 	if (ret == -ENOENT)
 		vsl_rpc_reply_errno(call, ret, "no port '%s'", o.name);
 	else if (ret == -EBUSY)
-		vsl_rpc_reply_errno(call, ret, "port '%s' is being captured", o.name);
+		vsl_rpc_reply_errno(call, ret, "port '%s' is being captured or is the underlay of "
+				    "a vxlan port", o.name);
 	else if (ret)
 		vsl_rpc_reply_errno(call, ret, NULL);
 	return 0;
@@ -156,9 +181,11 @@ static int rpc_set_port(struct vsl_rpc_call *call, struct json_object *params)
 		vsl_rpc_reply_errno(call, -ENOENT, "no port '%s'", o.name);
 		return 0;
 	}
-	if (o.type || o.devargs || o.path || o.vhost_mode || o.n_rxq || o.ofport) {
+	if (o.type || o.devargs || o.path || o.vhost_mode || o.n_rxq || o.ofport || o.local_ip ||
+	    o.underlay || o.remote_ip || o.dst_port || o.ttl) {
 		vsl_rpc_reply_errno(call, -EINVAL, "set-port %s: type, devargs, path, vhost_mode, "
-				    "n_rxq and ofport are fixed when the port is added", o.name);
+				    "n_rxq, ofport and the vxlan options are fixed when the port is "
+				    "added", o.name);
 		return 0;
 	}
 	ret = sw_port_set(p, &o, err, sizeof(err));
@@ -171,7 +198,7 @@ static int rpc_set_port(struct vsl_rpc_call *call, struct json_object *params)
 }
 VSL_RPC_REGISTER("set-port", rpc_set_port,
 		 "set-port {name, tag?, trunks?, vlan_mode?, native_vlan?, mtu?, admin?, "
-		 "mac_limit?}: change a port at run time")
+		 "mac_limit?, vni?}: change a port at run time")
 
 /* Ports in OpenFlow port order. */
 static struct json_object *ports_json(const char *only)

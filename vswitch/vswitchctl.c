@@ -109,7 +109,13 @@ static void print_port_line(struct json_object *p)
 	if (get(p, "path"))
 		printf("  path: %s%s", str(p, "path"),
 		       !strcmp(str(p, "vhost_mode"), "server") ? " (server)" : " (client)");
+	if (get(p, "local_ip"))
+		printf("  local_ip: %s  underlay: %s  remote_ip: %s  dst_port: %" PRId64
+		       "  ttl: %" PRId64, str(p, "local_ip"), str(p, "underlay"),
+		       str(p, "remote_ip"), num(p, "dst_port"), num(p, "ttl"));
 	printf("\n            vlan_mode: %s", str(p, "vlan_mode"));
+	if (get(p, "vni"))
+		printf("  vni: %s", str(p, "vni"));
 	if (get(p, "tag"))
 		printf("  tag: %" PRId64, num(p, "tag"));
 	if (get(p, "native_vlan"))
@@ -213,8 +219,108 @@ static void print_fdb(struct json_object *res)
 	for (size_t i = 0; i < json_object_array_length(res); i++) {
 		struct json_object *e = json_object_array_get_idx(res, i);
 
-		printf("%5" PRId64 "  %4" PRId64 "  %s  %3" PRId64 "   %s\n", num(e, "ofport"),
-		       num(e, "vlan"), str(e, "mac"), num(e, "age"), str(e, "port"));
+		if (get(e, "vni"))
+			printf("%5" PRId64 "  vni %" PRId64 "  %s  %3" PRId64 "   %s%s%s\n",
+			       num(e, "ofport"), num(e, "vni"), str(e, "mac"), num(e, "age"),
+			       str(e, "port"), get(e, "remote") ? " via " : "", str(e, "remote"));
+		else
+			printf("%5" PRId64 "  %4" PRId64 "  %s  %3" PRId64 "   %s\n", num(e, "ofport"),
+			       num(e, "vlan"), str(e, "mac"), num(e, "age"), str(e, "port"));
+	}
+}
+
+/* VNI IP → {"vni": VNI, "remote": IP} */
+static int build_vni_remote(int argc, char **argv, struct json_object **params)
+{
+	char *end;
+	long long vni = strtoll(argv[0], &end, 10);
+
+	(void)argc;
+	if (!*argv[0] || *end || vni < 0) {
+		fprintf(stderr, "%s: '%s' is not a VNI\n", prog, argv[0]);
+		return -EINVAL;
+	}
+	*params = json_object_new_object();
+	json_object_object_add(*params, "vni", json_object_new_int64(vni));
+	json_object_object_add(*params, "remote", json_object_new_string(argv[1]));
+	return 0;
+}
+
+/* IP [MAC] → {"ip": IP, "mac": MAC} */
+static int build_neigh(int argc, char **argv, struct json_object **params)
+{
+	*params = json_object_new_object();
+	json_object_object_add(*params, "ip", json_object_new_string(argv[0]));
+	if (argc > 1)
+		json_object_object_add(*params, "mac", json_object_new_string(argv[1]));
+	return 0;
+}
+
+static void print_cnt(struct json_object *o)
+{
+	printf("rx %" PRId64 " pkts %" PRId64 " bytes, tx %" PRId64 " pkts %" PRId64 " bytes",
+	       num(o, "rx_packets"), num(o, "rx_bytes"), num(o, "tx_packets"), num(o, "tx_bytes"));
+}
+
+static void print_vtep_show(struct json_object *res)
+{
+	struct json_object *a = get(res, "vteps");
+
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *t = json_object_array_get_idx(a, i), *drops = get(t, "drops");
+		bool any = false;
+
+		printf("VTEP %s (ofport %" PRId64 "): local_ip %s on %s (%s), dst_port %" PRId64
+		       ", ttl %" PRId64 ", remote_ip %s, vni %s\n", str(t, "port"), num(t, "ofport"),
+		       str(t, "local_ip"), str(t, "underlay"), str(t, "mac"), num(t, "dst_port"),
+		       num(t, "ttl"), str(t, "remote_ip"), str(t, "vni"));
+		printf("    underlay mtu %" PRId64 ", tenant mtu %" PRId64 "\n", num(t, "underlay_mtu"),
+		       num(t, "tenant_mtu"));
+		printf("    decap %" PRId64 " pkts, encap %" PRId64 " pkts, flood copies %" PRId64
+		       ", arp replies %" PRId64 ", arp requests %" PRId64 ", held %" PRId64 "\n",
+		       num(t, "decap_packets"), num(t, "encap_packets"), num(t, "flood_copies"),
+		       num(t, "arp_replies"), num(t, "arp_requests"), num(t, "neigh_held"));
+		printf("    drops:");
+		json_object_object_foreach(drops, k, v) {
+			if (json_object_get_int64(v)) {
+				printf(" %s=%" PRId64, k, json_object_get_int64(v));
+				any = true;
+			}
+		}
+		printf("%s\n", any ? "" : " none");
+	}
+	a = get(res, "vnis");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *e = json_object_array_get_idx(a, i), *l;
+
+		printf("VNI %" PRId64 ": ", num(e, "vni"));
+		print_cnt(e);
+		printf("\n    ports: %s\n    remotes: %s\n",
+		       json_object_to_json_string_ext(get(e, "ports"), JSON_C_TO_STRING_PLAIN),
+		       json_object_to_json_string_ext(get(e, "remotes"), JSON_C_TO_STRING_PLAIN));
+		l = get(e, "macs");
+		for (size_t j = 0; l && j < json_object_array_length(l); j++) {
+			struct json_object *m = json_object_array_get_idx(l, j);
+
+			printf("    mac %s on %s%s%s age %" PRId64 "\n", str(m, "mac"), str(m, "port"),
+			       get(m, "remote") ? " via " : "", str(m, "remote"), num(m, "age"));
+		}
+	}
+	a = get(res, "remotes");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *r = json_object_array_get_idx(a, i);
+
+		printf("remote %s: ", str(r, "remote"));
+		print_cnt(r);
+		printf("  vnis %s\n", json_object_to_json_string_ext(get(r, "vnis"),
+								     JSON_C_TO_STRING_PLAIN));
+	}
+	a = get(res, "neighbors");
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *nb = json_object_array_get_idx(a, i);
+
+		printf("neighbor %s %s %s\n", str(nb, "ip"), get(nb, "mac") ? str(nb, "mac") : "-",
+		       str(nb, "state"));
 	}
 }
 
@@ -395,7 +501,8 @@ int main(int argc, char **argv)
 {
 	static const struct vsl_cli_cmd cmds[] = {
 		{ "add-port", "NAME type=TYPE [key=value...]",
-		  "add a port (dpdk devargs=, vhost-user path=, internal); options in docs/vswitch.md",
+		  "add a port (dpdk devargs=, vhost-user path=, internal, vxlan local_ip= underlay=); "
+		  "options in docs/vswitch.md and docs/vxlan.md",
 		  1, -1, "add-port", build_name_kv, print_port_cfg },
 		{ "del-port", "NAME", "remove a port", 1, 1, "del-port", build_name, NULL },
 		{ "set-port", "NAME key=value...",
@@ -440,6 +547,16 @@ int main(int argc, char **argv)
 		  print_dump_tables },
 		{ "pmd-stats", "[clear=true]", "PMD busy/idle cycles, cycles per packet, rx queues", 0,
 		  1, "pmd-stats", build_kv, print_pmd_stats },
+		{ "vtep-show", "", "VTEPs, VNIs, remote VTEPs, learned MACs, neighbours, counters", 0,
+		  0, "vtep-show", NULL, print_vtep_show },
+		{ "vtep-add-remote", "VNI IP", "add a remote VTEP to a VNI", 2, 2, "vtep-add-remote",
+		  build_vni_remote, print_port_cfg },
+		{ "vtep-del-remote", "VNI IP", "remove a remote VTEP from a VNI", 2, 2,
+		  "vtep-del-remote", build_vni_remote, print_port_cfg },
+		{ "vtep-add-neighbor", "IP MAC", "a static underlay neighbour", 2, 2,
+		  "vtep-add-neighbor", build_neigh, print_port_cfg },
+		{ "vtep-del-neighbor", "IP", "forget an underlay neighbour", 1, 1,
+		  "vtep-del-neighbor", build_neigh, print_port_cfg },
 		{ "capture", "PORT FILE [count=N] [duration=S]",
 		  "write what PORT receives and sends to pcapng (count=100, duration=10)", 2, 4, "capture", build_capture, print_capture },
 	};
