@@ -261,8 +261,14 @@ static int port_eth_start(struct sw_port *p, uint16_t n_rxq, char *err, size_t e
 
 	ret = rte_dev_probe(p->devargs);
 	if (ret) {
-		snprintf(err, errlen, "cannot probe '%s': %s", p->devargs, rte_strerror(-ret));
-		return ret == -EEXIST ? -EBUSY : (ret < 0 ? ret : -ENODEV);
+		/* Most vdev drivers fail with a bare -1, which is not -EPERM: their
+		 * reason is in DPDK's log (ours, module "dpdk"). */
+		if (ret == -1)
+			snprintf(err, errlen, "cannot probe '%s': the driver refused it "
+				 "(its reason is in vswitchd's log)", p->devargs);
+		else
+			snprintf(err, errlen, "cannot probe '%s': %s", p->devargs, rte_strerror(-ret));
+		return ret == -EEXIST ? -EBUSY : (ret < -1 ? ret : -ENODEV);
 	}
 	RTE_ETH_FOREACH_MATCHING_DEV(pid, p->devargs, &it) {
 		if (!found) {
