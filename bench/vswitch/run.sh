@@ -15,7 +15,14 @@
 #      traffic at VSW_RATE packets/s (default 1,000,000), and meanwhile
 #      100,000 other flows installed (batches of 5,000, one commit each) and
 #      deleted (bench/vswitch/vsw_flows.py churn); reports installs/s and the
-#      traffic's loss.
+#      traffic's loss;
+#   6: VXLAN encap: a vhost-user tenant port (VNI 100) -> vxlan port ->
+#      underlay (a `dpdk` port on net_vhost, driven by the generator's second
+#      virtio_user device); FLOWS = remote VTEPs (tunnels, default 1), each
+#      with a static neighbour and one tenant MAC learned behind it;
+#   7: VXLAN decap: underlay -> tenant, VXLAN datagrams from FLOWS remote
+#      VTEPs (default 1).
+#   Scenarios 6 and 7 offer 64-byte inner frames (114 bytes on the underlay).
 #
 # Builds the generator (vsw_gen.c) into BUILD_DIR/bench/vswitch, starts
 # vswitchd (PMD on the second CPU, pure polling) with two vhost-user ports in
@@ -36,8 +43,9 @@ build=$(cd "${1:-build}" && pwd)
 seconds=${2:-5}
 scenario=${4:-1}
 case "$scenario" in
-  1|4) def_flows=1 ;;
-  *) def_flows=1000 ;;
+  1|4|6|7) def_flows=1 ;;
+  2|3|5) def_flows=1000 ;;
+  *) echo "run.sh: SCENARIO must be 1-7, not '$scenario'" >&2; exit 2 ;;
 esac
 flows=${3:-$def_flows}   # distinct flows offered
 rate=${VSW_RATE:-0}
@@ -69,8 +77,32 @@ ofport() {
   ctl --json show | /usr/bin/python3 -c 'import json,sys; print([p["ofport"] for p in json.load(sys.stdin)["ports"] if p["name"]==sys.argv[1]][0])' "$1"
 }
 tx=g0 rx=g1 vlan=-1 rx_vlan=-1
+gen_vxlan=()
 install='{"flows": 0, "installs_per_s": 0}'
-if [ "$scenario" = 4 ]; then
+if [ "$scenario" = 6 ] || [ "$scenario" = 7 ]; then
+  if [ "$flows" -lt 1 ] || [ "$flows" -gt 128 ]; then
+    echo "run.sh: scenarios 6 and 7 take 1-128 tunnels (remote VTEPs per VNI), not $flows" >&2
+    exit 2
+  fi
+  ctl add-port t0 type=vhost-user path="$rundir/t0.sock" vni=100 >/dev/null
+  ctl add-port ul type=dpdk devargs="net_vhost_ul,iface=$rundir/ul.sock,queues=1,client=1" >/dev/null
+  ctl add-port vx0 type=vxlan local_ip=192.168.0.1 underlay=ul >/dev/null
+  # Remote t is 192.168.0.10+t (as the generator numbers them), outer MAC
+  # 02:00:00:dd:t.
+  for t in $(seq 0 $((flows - 1))); do
+    ip="192.168.$(((10 + t) / 256)).$(((10 + t) % 256))"
+    ctl vtep-add-remote 100 "$ip" >/dev/null
+    ctl vtep-add-neighbor "$ip" "$(printf '02:00:00:dd:%02x:%02x' $((t >> 8)) $((t & 255)))" >/dev/null
+  done
+  if [ "$scenario" = 6 ]; then
+    tx=t0 rx=ul
+    gen_vxlan=(--vxlan encap)
+  else
+    tx=ul rx=t0
+    gen_vxlan=(--vxlan decap)
+  fi
+  gen_vxlan+=(--vtep 192.168.0.1 --tunnels "$flows")
+elif [ "$scenario" = 4 ]; then
   ctl add-port g0 type=vhost-user path="$rundir/g0.sock" tag=10 >/dev/null
   ctl add-port g1 type=vhost-user path="$rundir/g1.sock" trunks=10 >/dev/null
   if [ "${VSW_DIR:-push}" = pop ]; then
@@ -124,10 +156,12 @@ gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --file-prefix "vessel-vswgen-$$" --log-level=warning -- \
         --tx "$rundir/$tx.sock" --rx "$rundir/$rx.sock" --seconds "$seconds" --warmup 1 \
         --flows "$flows" --vlan "$vlan" --rx-vlan "$rx_vlan" --rate "$rate" \
-        --ready "$rundir/ready" --scenario "$scenario" | tail -1)
+        --ready "$rundir/ready" --scenario "$scenario" "${gen_vxlan[@]}" | tail -1)
 [ "$scenario" = 5 ] && wait "$churn_pid"
 pmd=$(ctl --json pmd-stats)
 ports=$(ctl --json dump-ports)
+vtep='{}'
+{ [ "$scenario" = 6 ] || [ "$scenario" = 7 ]; } && vtep=$(ctl --json vtep-show)
 ovs=$([ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] && echo installed || echo absent)
 printf '%s' "$gen" | /usr/bin/python3 -c '
 import json, sys, socket, time
@@ -137,7 +171,7 @@ ports = json.loads(sys.argv[2])
 scenario = int(sys.argv[4])
 p = pmd[0] if pmd else {}
 names = {1: "vswitch_l2", 2: "vswitch_flows", 3: "vswitch_flows_100k", 4: "vswitch_vlan_push_pop",
-         5: "vswitch_flow_installs"}
+         5: "vswitch_flow_installs", 6: "vxlan_encap", 7: "vxlan_decap"}
 r.update(bench=names[scenario], scenario=scenario,
          pmd_cycles_per_packet=p.get("cycles_per_packet", 0),
          pmd_busy_pct=round(p.get("busy_pct", 0), 1),
@@ -165,5 +199,20 @@ if scenario == 5:
              installs_per_control_cpu_s=c.get("installs_per_cpu_s", 0),
              install_seconds=c["seconds"], commits=c["commits"], deleted=c["deleted"],
              delete_seconds=c["delete_seconds"])
+if scenario in (6, 7):
+    # The VTEP counters count from the start (learning frames and warm-up
+    # included): they show the traffic really went through the tunnels, and
+    # through how many of them.
+    v = json.loads(sys.argv[10])
+    t = v["vteps"][0]
+    d = "tx" if scenario == 6 else "rx"
+    if scenario == 7:
+        # Underlay bursts (decap) return before the PMD stage timers: what
+        # they would show is only the rare tenant-side bursts.
+        r["stage_cycles_per_packet"] = {}
+    r.update(vtep_encap_packets=t["encap_packets"], vtep_decap_packets=t["decap_packets"],
+             vtep_flood_copies=t["flood_copies"],
+             vtep_drops={k: n for k, n in t["drops"].items() if n},
+             remotes_used=sum(1 for q in v["remotes"] if q["remote"] != "other" and q[d + "_packets"]))
 print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VSW_DIR:-push}" \
-  "$install" "$churn_out"
+  "$install" "$churn_out" "$vtep"

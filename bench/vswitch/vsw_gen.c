@@ -3,6 +3,7 @@
  *   vsw_gen EAL-ARGS -- --tx SOCK --rx SOCK [--seconds S] [--warmup S]
  *                       [--flows N] [--vlan V] [--rx-vlan V] [--size BYTES]
  *                       [--rate PPS] [--ready FILE] [--scenario N] [--ring DESCS]
+ *                       [--vxlan encap|decap --vtep IP [--tunnels N]]
  *
  * Two virtio_user ports, each the vhost-user *server* (`server=1`) of one of
  * vswitchd's vhost-user ports (client mode). The generator learns the receive
@@ -28,7 +29,21 @@
  * the interval, `late` what arrived after it; loss = sent -
  * received - late. Ring-full is back-pressure, not loss. `late` is what
  * arrives after the interval until 0.3 s pass without a packet (at most 3 s).
+ *
+ * VXLAN (--vxlan): one side is the switch's VTEP underlay, the other a tenant
+ * port of VNI 100; the N remote VTEPs are 192.168.0.10+t (t < N), remote t's
+ * outer MAC 02:00:00:dd:t and its tenant MAC 02:00:00:cc:t. With `encap`, --tx
+ * is the tenant port and --rx the underlay: instead of the receiver's learning
+ * frames, each remote first sends one VXLAN frame (a broadcast from its tenant
+ * MAC) so the switch learns that MAC behind its VTEP; the frames offered then
+ * go to those MACs round robin, and what arrives encapsulated on the underlay
+ * is counted. With `decap`, --tx is the underlay: the frames offered are VXLAN
+ * datagrams (VNI 100, UDP 4789) from the N remotes round robin to --vtep,
+ * whose inner frames go to the MAC the --rx tenant port announced. --size is
+ * the inner frame's size either way (an outer 50 bytes more on the underlay);
+ * --flows is raised to N if smaller, and --vlan/--rx-vlan do not apply.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -57,7 +72,14 @@ struct opts {
 	double rate;
 	const char *ready;
 	int scenario;
+	int vxlan;         /* 0: none, VX_ENCAP, VX_DECAP */
+	uint32_t vtep;     /* the switch's VTEP address, host order */
+	unsigned tunnels;
 };
+
+enum { VX_ENCAP = 1, VX_DECAP = 2, VX_MAX_TUNNELS = 1000, VX_VNI = 100, VX_HDR = 50 };
+
+static const uint32_t REMOTE_BASE = 0xc0a8000a; /* 192.168.0.10 */
 
 static volatile sig_atomic_t stop_early;
 
@@ -140,6 +162,47 @@ static struct rte_mbuf *frame_build(struct rte_mempool *mp, const struct rte_eth
 	return m;
 }
 
+/* Remote VTEP t's tenant MAC (the inner address behind it). */
+static struct rte_ether_addr remote_mac(unsigned t)
+{
+	return (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xcc, (uint8_t)(t >> 8), (uint8_t)t } };
+}
+
+/* Prepends Ethernet/IPv4/UDP/VXLAN (VNI 100) from remote VTEP t to `vtep`. */
+static int vxlan_wrap(struct rte_mbuf *m, unsigned t, uint32_t vtep, uint16_t sport)
+{
+	uint16_t inner = (uint16_t)m->pkt_len;
+	char *p = rte_pktmbuf_prepend(m, VX_HDR);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)p;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+	uint8_t *vx = (uint8_t *)(udp + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, VX_HDR);
+	eth->src_addr = (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xdd, (uint8_t)(t >> 8),
+						   (uint8_t)t } };
+	eth->dst_addr = (struct rte_ether_addr){ { 0x02, 0x00, 0x00, 0xee, 0x00, 0x01 } };
+	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(inner + VX_HDR - sizeof(*eth)));
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(REMOTE_BASE + t);
+	ip->dst_addr = rte_cpu_to_be_32(vtep);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	udp->dst_port = rte_cpu_to_be_16(4789);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(inner + VX_HDR - sizeof(*eth) - sizeof(*ip)));
+	vx[0] = 0x08;                    /* I flag */
+	vx[4] = (uint8_t)(VX_VNI >> 16); /* VNI in bytes 4-6 */
+	vx[5] = (uint8_t)(VX_VNI >> 8);
+	vx[6] = (uint8_t)VX_VNI;
+	return 0;
+}
+
 static uint64_t drain(uint16_t pid, double seconds)
 {
 	struct rte_mbuf *pk[BURST];
@@ -184,12 +247,14 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "size", required_argument, NULL, 'z' }, { "rate", required_argument, NULL, 'R' },
 		{ "rx-vlan", required_argument, NULL, 'V' }, { "ready", required_argument, NULL, 'y' },
 		{ "scenario", required_argument, NULL, 'S' }, { "ring", required_argument, NULL, 'g' },
-		{ NULL, 0, NULL, 0 },
+		{ "vxlan", required_argument, NULL, 'x' }, { "vtep", required_argument, NULL, 'e' },
+		{ "tunnels", required_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
 	};
+	struct in_addr ia;
 	int c;
 
 	*o = (struct opts){ .seconds = 5, .warmup = 1, .flows = 1, .vlan = -1, .rx_vlan = -2,
-			    .size = 60, .scenario = 1 };
+			    .size = 60, .scenario = 1, .tunnels = 1 };
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (c) {
 		case 't': o->tx_sock = optarg; break;
@@ -204,6 +269,24 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'y': o->ready = optarg; break;
 		case 'S': o->scenario = atoi(optarg); break;
 		case 'g': nb_desc = (unsigned)atoi(optarg); break;
+		case 'x':
+			if (!strcmp(optarg, "encap")) {
+				o->vxlan = VX_ENCAP;
+			} else if (!strcmp(optarg, "decap")) {
+				o->vxlan = VX_DECAP;
+			} else {
+				fprintf(stderr, "vsw_gen: --vxlan: '%s' is not encap or decap\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'e':
+			if (inet_pton(AF_INET, optarg, &ia) != 1) {
+				fprintf(stderr, "vsw_gen: --vtep: '%s' is not an IPv4 address\n", optarg);
+				return -EINVAL;
+			}
+			o->vtep = ntohl(ia.s_addr);
+			break;
+		case 'n': o->tunnels = (unsigned)atoi(optarg); break;
 		default: return -EINVAL;
 		}
 	}
@@ -211,6 +294,19 @@ static int parse(int argc, char **argv, struct opts *o)
 	    o->size > 1500 || o->seconds <= 0 || o->rate < 0 || nb_desc < 64 || nb_desc > 4096 ||
 	    (nb_desc & (nb_desc - 1)))
 		return -EINVAL;
+	if (o->vxlan && !o->vtep) {
+		fprintf(stderr, "vsw_gen: --vxlan needs --vtep\n");
+		return -EINVAL;
+	}
+	if (!o->tunnels || o->tunnels > VX_MAX_TUNNELS) {
+		fprintf(stderr, "vsw_gen: --tunnels: 1-%d\n", VX_MAX_TUNNELS);
+		return -EINVAL;
+	}
+	if (o->vxlan) {
+		o->vlan = o->rx_vlan = -1;
+		if (o->flows < o->tunnels)
+			o->flows = o->tunnels;
+	}
 	if (o->rx_vlan == -2)
 		o->rx_vlan = o->vlan;
 	return 0;
@@ -236,7 +332,8 @@ int main(int argc, char **argv)
 	if (parse(argc - n, argv + n, &o)) {
 		fprintf(stderr, "usage: vsw_gen EAL -- --tx SOCK --rx SOCK [--seconds S] [--warmup S] "
 				"[--flows N] [--vlan V] [--rx-vlan V] [--size B] [--rate PPS] "
-				"[--ready FILE] [--scenario N] [--ring DESCS]\n");
+				"[--ready FILE] [--scenario N] [--ring DESCS] "
+				"[--vxlan encap|decap --vtep IP [--tunnels N]]\n");
 		return 2;
 	}
 	mp = rte_pktmbuf_pool_create("gen", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
@@ -259,21 +356,36 @@ int main(int argc, char **argv)
 			break;
 		rte_delay_ms(100);
 	}
-	/* The receiver announces its MAC so the switch forwards instead of flooding. */
-	for (int i = 0; i < 8; i++) {
+	/* The receiver announces its MAC so the switch forwards instead of flooding
+	 * (VXLAN encap: each remote VTEP announces its tenant MAC through its
+	 * tunnel, twice: a MAC not learned would turn its traffic into floods to
+	 * every remote). Reading --tx meanwhile keeps the floods (head-end
+	 * replicated to every remote in decap) from filling its ring. */
+	for (unsigned i = 0; i < (o.vxlan == VX_ENCAP ? 2 * o.tunnels : 8); i++) {
 		struct rte_ether_addr bc = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff } };
-		struct rte_mbuf *m = frame_build(mp, &RX_MAC, &bc, o.rx_vlan, o.size, 1);
+		struct rte_ether_addr src = o.vxlan == VX_ENCAP ? remote_mac(i % o.tunnels) : RX_MAC;
+		struct rte_mbuf *m = frame_build(mp, &src, &bc, o.rx_vlan, o.size, 1);
 
+		if (m && o.vxlan == VX_ENCAP && vxlan_wrap(m, i % o.tunnels, o.vtep, 50000)) {
+			rte_pktmbuf_free(m);
+			m = NULL;
+		}
 		if (m && rte_eth_tx_burst(prx, 0, &m, 1) == 0)
 			rte_pktmbuf_free(m);
-		rte_delay_ms(10);
+		drain(ptx, o.vxlan == VX_ENCAP ? 0.002 : 0.01);
 	}
 	drain(ptx, 0.2);
 	for (unsigned f = 0; f < o.flows; f++) {
 		struct rte_ether_addr src = { { 0x02, 0x00, 0xaa, (uint8_t)(f >> 16),
 					       (uint8_t)(f >> 8), (uint8_t)f } };
+		struct rte_ether_addr dst = o.vxlan == VX_ENCAP ? remote_mac(f % o.tunnels) : RX_MAC;
 
-		tmpl[f] = frame_build(mp, &src, &RX_MAC, o.vlan, o.size, (uint16_t)(1024 + f));
+		tmpl[f] = frame_build(mp, &src, &dst, o.vlan, o.size, (uint16_t)(1024 + f));
+		if (tmpl[f] && o.vxlan == VX_DECAP &&
+		    vxlan_wrap(tmpl[f], f % o.tunnels, o.vtep, (uint16_t)(49152 + f % 16384))) {
+			rte_pktmbuf_free(tmpl[f]);
+			tmpl[f] = NULL;
+		}
 		if (!tmpl[f]) {
 			fprintf(stderr, "vsw_gen: no mbufs for templates\n");
 			return 1;
@@ -323,10 +435,14 @@ int main(int argc, char **argv)
 		t1 = rte_rdtsc();
 	}
 	late = drain_quiet(prx, 0.3, 3.0);
-	printf("{\"bench\":\"vswitch\",\"scenario\":%d,\"frame_bytes\":%u,\"flows\":%u,"
-	       "\"vlan\":%d,\"rx_vlan\":%d,\"offered_pps\":%.0f,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
+	printf("{\"bench\":\"vswitch\",\"scenario\":%d,\"frame_bytes\":%u,\"flows\":%u,",
+	       o.scenario, o.size + 4, o.flows);
+	if (o.vxlan)
+		printf("\"vxlan\":\"%s\",\"tunnels\":%u,\"underlay_frame_bytes\":%u,",
+		       o.vxlan == VX_ENCAP ? "encap" : "decap", o.tunnels, o.size + 4 + VX_HDR);
+	printf("\"vlan\":%d,\"rx_vlan\":%d,\"offered_pps\":%.0f,\"seconds\":%.3f,\"sent\":%" PRIu64 ",\"received\":%" PRIu64
 	       ",\"late\":%" PRIu64 ",\"loss_pct\":%.3f,\"tx_mpps\":%.3f,\"rx_mpps\":%.3f}\n",
-	       o.scenario, o.size + 4, o.flows, o.vlan, o.rx_vlan, o.rate,
+	       o.vlan, o.rx_vlan, o.rate,
 	       (double)(t1 - t0) / (double)hz, sent, recvd, late,
 	       sent ? 100.0 * (double)(sent - RTE_MIN(sent, recvd + late)) / (double)sent : 0.0,
 	       (double)sent / ((double)(t1 - t0) / (double)hz) / 1e6,
