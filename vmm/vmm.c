@@ -545,8 +545,8 @@ static int cmd_stop(int argc, char **argv)
 	char err[1024];
 	int c, ret;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+ft:", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "ft:", opts, NULL)) != -1) {
 		if (c == 'f')
 			force = true;
 		else if (c == 't') {
@@ -863,8 +863,8 @@ static int cmd_console(int argc, char **argv)
 	char path[VMM_PATH_MAX], buf[65536];
 	int fd, c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c == 'f')
 			follow = true;
 		else

@@ -61,6 +61,7 @@ struct super {
 	bool force;
 	char shutdown_reason[64];       /* from the QMP SHUTDOWN event */
 	bool panicked;
+	uint64_t last_reset_ms;
 	struct vsl_timer *powerdown_timer;
 	struct vsl_timer *kill_timer;
 	struct vsl_rpc_call *waiters[MAX_WAITERS];   /* vm-stop calls awaiting the exit */
@@ -208,9 +209,23 @@ static void on_qmp_event(void *arg, const char *ev, struct json_object *data)
 		if (s->run->state == VMM_ST_PAUSED)
 			set_state(s, VMM_ST_RUNNING);
 	} else if (!strcmp(ev, "RESET")) {
-		s->run->reboots++;
-		VSL_INFO("%s: reset (%u so far)", s->def->name, s->run->reboots);
-		save(s);
+		const char *why = data && json_object_object_get_ex(data, "reason", &v)
+					  ? json_object_get_string(v) : "?";
+
+		/* A reboot from inside the guest or `vmm reboot`; not the
+		 * resets QEMU does on its own. */
+		uint64_t now = vsl_time_mono_ms();
+
+		/* One reboot, from inside the guest or `vmm reboot`; the firmware
+		 * resets the machine again while it restarts, which is not
+		 * another reboot. */
+		if ((!strcmp(why, "guest-reset") || !strcmp(why, "host-qmp-system-reset")) &&
+		    (!s->last_reset_ms || now - s->last_reset_ms > 3000)) {
+			s->run->reboots++;
+			save(s);
+		}
+		s->last_reset_ms = now;
+		VSL_INFO("%s: reset (%s), %u reboots so far", s->def->name, why, s->run->reboots);
 	} else if (!strcmp(ev, "SHUTDOWN")) {
 		if (data && json_object_object_get_ex(data, "reason", &v))
 			snprintf(s->shutdown_reason, sizeof(s->shutdown_reason), "%s",
@@ -578,6 +593,7 @@ int vmm_super_main(const struct vmm_env *env, const struct vmm_def *d, struct vm
 	args.log_file = log;
 	r->supervisor_pid = getpid();
 
+	vsl_log_set_level(NULL, VSL_LOG_INFO);
 	ret = vsl_daemon_init(&s->daemon, &args);
 	if (ret) {
 		vmm_release(env, r);
