@@ -7,3 +7,4 @@ FUZZ_COMPS_fuzz_raid_sb := raid blockdev common
 FUZZ_COMPS_fuzz_qcow2 := blockdev common
 FUZZ_COMPS_fuzz_flow_parse := vswitch common
 FUZZ_COMPS_fuzz_lvm_meta := lvm blockdev common
+FUZZ_COMPS_fuzz_vmm_def := vmm common
