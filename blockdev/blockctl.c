@@ -433,9 +433,22 @@ static int lvm_vg_lv(const char *arg, struct json_object *p)
  * `--partial`; collects the rest as positionals. */
 struct lvm_opts {
 	const char *val[128];
-	bool force, partial;
+	bool force, partial, thin, snapshot;
 	int npos;
 	char *pos[16];
+};
+
+/* Long options with a value, stored under a letter no short option uses. */
+static const struct {
+	const char *name;
+	char key;
+} lvm_long[] = {
+	{ "--thinpool", 'P' },
+	{ "--chunksize", 'c' },
+	{ "--poolmetadatasize", 'M' },
+	{ "--virtualsize", 'V' },
+	{ "--size", 'L' },
+	{ "--name", 'n' },
 };
 
 static int lvm_parse(int argc, char **argv, const char *with_arg, struct lvm_opts *o)
@@ -444,10 +457,23 @@ static int lvm_parse(int argc, char **argv, const char *with_arg, struct lvm_opt
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 
-		if (!strcmp(a, "--force") || !strcmp(a, "-f")) {
+		size_t l;
+
+		for (l = 0; l < (sizeof(lvm_long) / sizeof(lvm_long[0])); l++)
+			if (!strcmp(a, lvm_long[l].name) && strchr(with_arg, lvm_long[l].key))
+				break;
+		if (l < (sizeof(lvm_long) / sizeof(lvm_long[0]))) {
+			if (i + 1 >= argc)
+				return lvm_usage("option needs a value:", a);
+			o->val[(unsigned char)lvm_long[l].key] = argv[++i];
+		} else if (!strcmp(a, "--force") || !strcmp(a, "-f")) {
 			o->force = true;
 		} else if (!strcmp(a, "--partial")) {
 			o->partial = true;
+		} else if (!strchr(with_arg, 'T') && (!strcmp(a, "--thin") || !strcmp(a, "-T"))) {
+			o->thin = true;
+		} else if (!strchr(with_arg, 's') && (!strcmp(a, "--snapshot") || !strcmp(a, "-s"))) {
+			o->snapshot = true;
 		} else if (a[0] == '-' && a[1] && !a[2] && strchr(with_arg, a[1])) {
 			if (i + 1 >= argc)
 				return lvm_usage("option needs a value:", a);
@@ -522,18 +548,74 @@ static int build_vg_bdev(int argc, char **argv, struct json_object **params)
 	return 0;
 }
 
+/* lvcreate [-i N [-I SIZE]] -L SIZE -n NAME VG
+ * lvcreate --thinpool POOL -L SIZE [--chunksize C] [--poolmetadatasize S] VG
+ * lvcreate -V SIZE --thin VG/POOL -n NAME   (also -T, or --thinpool POOL VG)
+ * lvcreate -s VG/LV -n NAME */
 static int build_lvcreate(int argc, char **argv, struct json_object **params)
 {
+	static const char usage[] =
+		"usage: lvcreate [-i N [-I SIZE]] -L SIZE -n NAME VG | --thinpool POOL -L SIZE "
+		"[--chunksize C] [--poolmetadatasize S] VG | -V SIZE --thin VG/POOL -n NAME | "
+		"-s VG/LV -n NAME, got";
 	struct lvm_opts o;
-	int ret = lvm_parse(argc, argv, "LniI", &o);
+	int ret = lvm_parse(argc, argv, "LniIVPcM", &o);
 	uint64_t n;
 
 	*params = json_object_new_object();
-	if (!ret && (o.npos != 1 || !o.val['L'] || !o.val['n']))
-		ret = lvm_usage("usage: lvcreate [-i N [-I SIZE]] -L SIZE -n NAME VG, got",
-				argc ? argv[0] : "");
-	if (!ret)
+	if (ret)
+		return lvm_done(ret, params);
+	if (o.snapshot) {
+		if (o.npos != 1 || !o.val['n'] || o.val['L'] || o.val['V'] || o.val['P'])
+			return lvm_done(lvm_usage(usage, argc ? argv[0] : ""), params);
+		ret = lvm_vg_lv(o.pos[0], *params);
+		if (ret)
+			return lvm_done(ret, params);
+		json_object_object_add(*params, "origin",
+				       json_object_get(json_object_object_get(*params, "name")));
+		json_object_object_add(*params, "name", json_object_new_string(o.val['n']));
+		json_object_object_add(*params, "type", json_object_new_string("snapshot"));
+		return 0;
+	}
+	if (o.val['V']) {
+		/* A thin LV: the pool is VG/POOL, or --thinpool POOL VG. */
+		if (o.npos != 1 || !o.val['n'] || o.val['L'])
+			return lvm_done(lvm_usage(usage, argc ? argv[0] : ""), params);
+		ret = lvm_add_size(*params, "virtual_size", o.val['V']);
+		if (ret)
+			return lvm_done(ret, params);
+		if (o.val['P']) {
+			json_object_object_add(*params, "vg", json_object_new_string(o.pos[0]));
+			json_object_object_add(*params, "thin_pool", json_object_new_string(o.val['P']));
+		} else {
+			ret = lvm_vg_lv(o.pos[0], *params);
+			if (ret)
+				return lvm_done(ret, params);
+			json_object_object_add(*params, "thin_pool",
+					       json_object_get(json_object_object_get(*params, "name")));
+		}
+		json_object_object_add(*params, "name", json_object_new_string(o.val['n']));
+		json_object_object_add(*params, "type", json_object_new_string("thin"));
+		return 0;
+	}
+	if (o.val['P']) {
+		if (o.npos != 1 || !o.val['L'] || o.val['n'] || o.val['i'])
+			return lvm_done(lvm_usage(usage, argc ? argv[0] : ""), params);
 		ret = lvm_add_size(*params, "size", o.val['L']);
+		if (!ret && o.val['c'])
+			ret = lvm_add_size(*params, "chunk_size", o.val['c']);
+		if (!ret && o.val['M'])
+			ret = lvm_add_size(*params, "pool_metadata_size", o.val['M']);
+		if (ret)
+			return lvm_done(ret, params);
+		json_object_object_add(*params, "vg", json_object_new_string(o.pos[0]));
+		json_object_object_add(*params, "name", json_object_new_string(o.val['P']));
+		json_object_object_add(*params, "type", json_object_new_string("thin-pool"));
+		return 0;
+	}
+	if (o.thin || o.val['c'] || o.val['M'] || o.npos != 1 || !o.val['L'] || !o.val['n'])
+		return lvm_done(lvm_usage(usage, argc ? argv[0] : ""), params);
+	ret = lvm_add_size(*params, "size", o.val['L']);
 	if (!ret && o.val['i']) {
 		if (lvm_size_arg(o.val['i'], &n) || n == 0 || n > 64 || strpbrk(o.val['i'], "KMGTkmgt"))
 			ret = lvm_usage("bad stripe count", o.val['i']);
@@ -661,18 +743,33 @@ static void print_vgs(struct json_object *r)
 		print_vg_one(r);
 }
 
+static void print_lv_one(struct json_object *r)
+{
+	struct json_object *v;
+	char a[32], data[16] = "", meta[16] = "", name[72];
+	const char *type = str(r, "type");
+
+	if (json_object_object_get_ex(r, "data_percent", &v) && v)
+		snprintf(data, sizeof(data), "%.2f", json_object_get_double(v));
+	if (json_object_object_get_ex(r, "metadata_percent", &v) && v)
+		snprintf(meta, sizeof(meta), "%.2f", json_object_get_double(v));
+	snprintf(name, sizeof(name), num(r, "hidden") ? "[%s]" : "%s", str(r, "lv"));
+	printf("%-18s %-10s %-10s %10s %-10s %-10s %6s %6s %-24s%s\n", name, str(r, "vg"),
+	       type[0] ? type : "linear", human_size(num(r, "size"), a, sizeof(a)), str(r, "pool"),
+	       str(r, "origin"), data, meta, str(r, "bdev"),
+	       num(r, "low_water") ? " low-water" : "");
+}
+
 static void print_lvs(struct json_object *r)
 {
-	char a[32];
-
-	printf("%-16s %-12s %10s %7s %-24s\n", "LV", "VG", "LSize", "Stripes", "Bdev");
+	printf("%-18s %-10s %-10s %10s %-10s %-10s %6s %6s %-24s\n", "LV", "VG", "Type", "LSize",
+	       "Pool", "Origin", "Data%", "Meta%", "Bdev");
 	if (!json_object_is_type(r, json_type_array)) {
-		printf("%-16s %-12s %10s %7" PRId64 " %-24s\n", str(r, "lv"), str(r, "vg"),
-		       human_size(num(r, "size"), a, sizeof(a)), num(r, "stripes"), str(r, "bdev"));
+		print_lv_one(r);
 		return;
 	}
 	for (size_t i = 0; i < json_object_array_length(r); i++)
-		print_lvs(json_object_array_get_idx(r, i));
+		print_lv_one(json_object_array_get_idx(r, i));
 }
 
 int main(int argc, char **argv)
@@ -734,8 +831,11 @@ int main(int argc, char **argv)
 		  build_name, NULL },
 		{ "vgdeactivate", "VG", "close a volume group (nothing written)", 1, 1,
 		  "vg-deactivate", build_name, NULL },
-		{ "lvcreate", "[-i STRIPES [-I SIZE]] -L SIZE -n NAME VG",
-		  "create a linear or striped logical volume (bdev VG-NAME)", 5, 9, "lv-create",
+		{ "lvcreate", "[-i STRIPES [-I SIZE]] -L SIZE -n NAME VG | --thinpool POOL -L SIZE "
+		  "[--chunksize C] [--poolmetadatasize S] VG | -V SIZE --thin VG/POOL -n NAME | "
+		  "-s VG/LV -n NAME",
+		  "create a linear, striped or thin logical volume (bdev VG-NAME), a thin pool or a "
+		  "snapshot of a thin LV", 4, 10, "lv-create",
 		  build_lvcreate, print_lvs },
 		{ "lvextend", "-L [+]SIZE VG/LV", "grow a logical volume (online)", 3, 3, "lv-resize",
 		  build_lvextend, NULL },

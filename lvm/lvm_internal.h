@@ -23,8 +23,13 @@ struct lvm_map {
 	struct lvm_seg_md segs[];
 };
 
+struct lvm_thin_pool;
+struct lvm_thin_dev;
+
 struct lvm_lv {
 	struct blk_bdev bdev;                   /* "VG-LV", type "lvm" */
+	struct lvm_thin_pool *pool;             /* thin LVs: their pool and device */
+	struct lvm_thin_dev *thin;
 	struct lvm_vg *vg;                      /* NULL once the VG let go (shutdown) */
 	struct blk_bdev *vg_bdev;               /* the reference the LV holds */
 	char name[LVM_NAME_MAX];
@@ -40,6 +45,7 @@ struct lvm_vg {
 	bool partial;
 	bool broken;                            /* a commit failed: read-only */
 	struct lvm_lv *lvs;
+	struct lvm_thin_pool *pools;            /* open thin pools (control thread) */
 	struct lvm_vg *next;
 };
 
@@ -93,6 +99,41 @@ uint32_t lvm_vg_block_size(const struct lvm_vg *vg);
 int lvm_lv_sync(struct lvm_vg *vg);
 struct lvm_map *lvm_map_build(const struct lvm_vg *vg, uint32_t lv);
 void lvm_lv_detach_all(struct lvm_vg *vg);
+/* The registered LV bdev called name (LV name), or NULL. */
+struct lvm_lv *lvm_lv_get(struct lvm_vg *vg, const char *name);
+
+/* lvm_thin.c: thin pools (control thread unless said otherwise). */
+size_t lvm_thin_ctx_size(void);
+/* Data path of a thin LV (any reactor). */
+int lvm_thin_submit(struct blk_io *io);
+/* open false: frees pools no longer in vg->md; true: opens pools of vg->md
+ * not open yet (their _tdata/_tmeta LVs registered) and grows open ones to
+ * their data LV. Returns 0 or the first -errno. */
+int lvm_thin_pools_sync(struct lvm_vg *vg, bool open);
+void lvm_thin_pools_free(struct lvm_vg *vg);
+struct lvm_thin_pool *lvm_thin_pool_get(struct lvm_vg *vg, const uint8_t *uuid);
+struct lvm_thin_pool *lvm_thin_pool_next(const struct lvm_thin_pool *p);
+/* Commits the pool's mapping (data flush, checkpoint, superblock). */
+int lvm_thin_commit(struct lvm_thin_pool *p);
+uint32_t lvm_thin_chunk_size(const struct lvm_thin_pool *p);
+uint32_t lvm_thin_next_id(struct lvm_thin_pool *p, const struct lvm_md *md);
+struct lvm_thin_dev *lvm_thin_dev_get(struct lvm_thin_pool *p, uint32_t id);
+int lvm_thin_dev_create(struct lvm_thin_pool *p, uint32_t id, uint64_t nvc);
+/* Shares every chunk of origin with a new device id (waits for writes to
+ * origin in flight; new ones wait for it). */
+int lvm_thin_dev_snapshot(struct lvm_thin_pool *p, uint32_t origin, uint32_t id, uint64_t nvc);
+/* Unmaps everything of device id and forgets it (no I/O: commit after). */
+int lvm_thin_dev_delete(struct lvm_thin_pool *p, uint32_t id);
+int lvm_thin_dev_resize(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t nvc);
+void lvm_thin_pool_status(struct lvm_thin_pool *p, struct json_object *o);
+void lvm_thin_dev_status(struct lvm_thin_pool *p, uint32_t id, uint64_t size,
+			 struct json_object *o);
+/* lvcreate --thinpool / -V --thin / -s, lvremove and lvextend of thin kinds. */
+int lvm_thin_pool_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err,
+			 size_t errlen);
+int lvm_thin_lv_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err, size_t errlen);
+int lvm_thin_remove(struct lvm_vg *vg, uint32_t i, char *err, size_t errlen);
+int lvm_thin_resize(struct lvm_vg *vg, uint32_t i, uint64_t size, char *err, size_t errlen);
 
 /* lvm_alloc.c: allocation over md (pure). */
 int lvm_alloc_extend(struct lvm_md *md, uint32_t lv, uint64_t add, uint32_t stripes,

@@ -256,6 +256,8 @@ static int lv_submit(struct blk_io *io)
 	lio->busy = 0;
 	for (unsigned i = 0; i < LV_SLOTS; i++)
 		lio->idx[i] = (uint8_t)i;
+	if (lv_of(io->bdev)->thin)
+		return lvm_thin_submit(io);
 	if (blk_reactor_io_free(io->reactor) < 2 * LV_SLOTS + 2)
 		return -ENOMEM;
 	if (io->type == BLK_IO_FLUSH)
@@ -310,21 +312,56 @@ void lvm_lv_detach_all(struct lvm_vg *vg)
 		lv_unlink(vg->lvs);
 }
 
-static void lv_info(struct lvm_lv *lv, const struct lvm_md *md, int i, struct json_object *o)
+static void lv_info(struct lvm_vg *lv_vg, struct lvm_lv *lv, const struct lvm_md *md, int i,
+		    struct json_object *o)
 {
 	const struct lvm_lv_md *l = &md->lvs[i];
-	const struct lvm_seg_md *last = &md->segs[l->first_seg + l->n_segs - 1];
+	const struct lvm_seg_md *last = l->n_segs ? &md->segs[l->first_seg + l->n_segs - 1] : NULL;
+	static const char *const kinds[] = { "linear", "thin-pool", "thin", "thin-pool-data",
+					     "thin-pool-metadata" };
+	const char *type = l->kind <= LVM_LV_KIND_MAX ? kinds[l->kind] : "unknown";
 
+	if (l->kind == LVM_LV_LINEAR && last && last->stripes > 1)
+		type = "striped";
 	json_object_object_add(o, "lv", json_object_new_string(l->name));
+	json_object_object_add(o, "type", json_object_new_string(type));
+	json_object_object_add(o, "hidden", json_object_new_boolean(l->kind == LVM_LV_POOL_DATA ||
+								    l->kind == LVM_LV_POOL_META));
 	json_object_object_add(o, "vg", json_object_new_string(md->vg_name));
 	json_object_object_add(o, "bdev", lv ? json_object_new_string(lv->bdev.name) : NULL);
 	json_object_object_add(o, "size",
 			       json_object_new_int64((int64_t)(l->le_count * md->extent_size)));
 	json_object_object_add(o, "extents", json_object_new_int64((int64_t)l->le_count));
 	json_object_object_add(o, "segments", json_object_new_int((int)l->n_segs));
-	json_object_object_add(o, "stripes", json_object_new_int((int)last->stripes));
-	json_object_object_add(o, "stripe_size", json_object_new_int((int)last->stripe_size));
+	json_object_object_add(o, "stripes", json_object_new_int(last ? (int)last->stripes : 0));
+	json_object_object_add(o, "stripe_size",
+			       json_object_new_int(last ? (int)last->stripe_size : 0));
+	if (l->kind == LVM_LV_THIN_POOL) {
+		struct lvm_thin_pool *p = lv_vg ? lvm_thin_pool_get(lv_vg, l->uuid) : NULL;
+
+		json_object_object_add(o, "active", json_object_new_boolean(p != NULL));
+		if (p)
+			lvm_thin_pool_status(p, o);
+		else
+			json_object_object_add(o, "chunk_size", json_object_new_int64(l->chunk_size));
+		return;
+	}
 	json_object_object_add(o, "active", json_object_new_boolean(lv != NULL));
+	if (l->kind == LVM_LV_THIN) {
+		int k = lvm_md_lv_find_uuid(md, l->link);
+		const char *origin = NULL;
+
+		json_object_object_add(o, "pool", k >= 0 ? json_object_new_string(md->lvs[k].name)
+							 : NULL);
+		for (uint32_t j = 0; l->origin_id && j < md->n_lvs; j++)
+			if (md->lvs[j].kind == LVM_LV_THIN && md->lvs[j].thin_id == l->origin_id &&
+			    !memcmp(md->lvs[j].link, l->link, 16))
+				origin = md->lvs[j].name;
+		json_object_object_add(o, "origin", origin ? json_object_new_string(origin) : NULL);
+		json_object_object_add(o, "thin_id", json_object_new_int64(l->thin_id));
+		if (lv && lv->pool)
+			lvm_thin_dev_status(lv->pool, l->thin_id, l->le_count * md->extent_size, o);
+	}
 }
 
 static void lv_dump_info(const struct blk_bdev *b, struct json_object *info)
@@ -336,7 +373,7 @@ static void lv_dump_info(const struct blk_bdev *b, struct json_object *info)
 		return;
 	i = lvm_md_lv_find(lv->vg->md, lv->name);
 	if (i >= 0)
-		lv_info(lv, lv->vg->md, i, info);
+		lv_info(lv->vg, lv, lv->vg->md, i, info);
 }
 
 static int lv_save_config(const struct blk_bdev *b, struct json_object *calls)
@@ -353,7 +390,7 @@ static bool lv_busy(const struct blk_bdev *b)
 
 static const struct blk_bdev_ops lv_ops = {
 	.type = "lvm",
-	.ctx_size = sizeof(struct lv_io),
+	.ctx_size = BLK_IO_CTX_MAX,    /* struct lv_io or struct thin_io */
 	.submit = lv_submit,
 	.destroy = lv_destroy,
 	.dump_info = lv_dump_info,
@@ -384,6 +421,17 @@ static bool lv_available(const struct lvm_vg *vg, uint32_t i)
 {
 	const struct lvm_lv_md *l = &vg->md->lvs[i];
 
+	if (l->kind == LVM_LV_THIN) {
+		int k = lvm_md_lv_find_uuid(vg->md, l->link);
+
+		return k >= 0 && lv_available(vg, (uint32_t)k);
+	}
+	if (l->kind == LVM_LV_THIN_POOL) {
+		int d = lvm_md_pool_sub(vg->md, i, false), m = lvm_md_pool_sub(vg->md, i, true);
+
+		return d >= 0 && m >= 0 && lv_available(vg, (uint32_t)d) &&
+		       lv_available(vg, (uint32_t)m);
+	}
 	for (uint32_t s = l->first_seg; s < l->first_seg + l->n_segs; s++)
 		for (uint32_t a = 0; a < vg->md->segs[s].stripes; a++)
 			if (!vg->pv[vg->md->segs[s].area[a].pv])
@@ -397,6 +445,11 @@ static struct lvm_lv *lv_find(struct lvm_vg *vg, const char *name)
 		if (!strcmp(lv->name, name))
 			return lv;
 	return NULL;
+}
+
+struct lvm_lv *lvm_lv_get(struct lvm_vg *vg, const char *name)
+{
+	return lv_find(vg, name);
 }
 
 static int lv_register(struct lvm_vg *vg, uint32_t i)
@@ -422,6 +475,20 @@ static int lv_register(struct lvm_vg *vg, uint32_t i)
 	for (uint32_t p = 0; p < vg->md->n_pvs; p++)
 		if (vg->pv[p])
 			caps &= blk_bdev_caps(vg->pv[p]);
+	if (vg->md->lvs[i].kind == LVM_LV_THIN) {
+		struct lvm_thin_pool *p = lvm_thin_pool_get(vg, vg->md->lvs[i].link);
+
+		lv->pool = p;
+		lv->thin = p ? lvm_thin_dev_get(p, vg->md->lvs[i].thin_id) : NULL;
+		if (!lv->thin) {
+			ret = -ENODEV;
+			goto err_fini;
+		}
+		ret = lvm_thin_dev_resize(p, lv->thin, m->size / lvm_thin_chunk_size(p));
+		if (ret)
+			goto err_fini;
+		caps = BLK_CAP_FLUSH | BLK_CAP_DISCARD;
+	}
 	lv->bdev.caps = caps;
 	lv->bdev.priv = lv;
 	memcpy(lv->bdev.uuid, vg->md->lvs[i].uuid, 16);
@@ -449,9 +516,44 @@ err_lv:
 	return ret;
 }
 
+/* Registers or updates LV i (kind filter applied by the caller). */
+static int lv_sync_one(struct lvm_vg *vg, uint32_t i)
+{
+	struct lvm_lv *lv = lv_find(vg, vg->md->lvs[i].name);
+	struct lvm_map *m, *old;
+
+	if (!lv_available(vg, i))
+		return 0;
+	if (!lv)
+		return lv_register(vg, i);
+	m = lvm_map_build(vg, i);
+	if (!m)
+		return -ENOMEM;
+	if (lv->thin) {
+		/* The table grows before the bdev does. */
+		int ret = lvm_thin_dev_resize(lv->pool, lv->thin,
+					      m->size / lvm_thin_chunk_size(lv->pool));
+
+		if (ret) {
+			free(m);
+			return ret;
+		}
+	}
+	old = atomic_load(&lv->map);
+	m->retired = old;
+	if (m->size < old->size)
+		lv->bdev.block_count = m->size / lv->bdev.block_size;
+	atomic_store_explicit(&lv->map, m, memory_order_release);
+	lv->bdev.block_count = m->size / lv->bdev.block_size;
+	return 0;
+}
+
+/* Order: LV bdevs no longer in the metadata go, then pools no longer in it;
+ * LVs with extents (linear, striped, pools' hidden LVs) are registered, then
+ * pools open on their hidden LVs, then thin LVs register on their pools. */
 int lvm_lv_sync(struct lvm_vg *vg)
 {
-	int first = 0;
+	int first = 0, ret;
 
 	for (struct lvm_lv *lv = vg->lvs, *next; lv; lv = next) {
 		next = lv->next;
@@ -460,31 +562,25 @@ int lvm_lv_sync(struct lvm_vg *vg)
 			blk_bdev_delete(lv->bdev.name);
 		}
 	}
+	lvm_thin_pools_sync(vg, false);
 	for (uint32_t i = 0; i < vg->md->n_lvs; i++) {
-		struct lvm_lv *lv = lv_find(vg, vg->md->lvs[i].name);
-		struct lvm_map *m, *old;
-		int ret;
+		uint32_t k = vg->md->lvs[i].kind;
 
-		if (!lv_available(vg, i))
+		if (k == LVM_LV_THIN || k == LVM_LV_THIN_POOL)
 			continue;
-		if (!lv) {
-			ret = lv_register(vg, i);
-			if (ret && !first)
-				first = ret;
+		ret = lv_sync_one(vg, i);
+		if (ret && !first)
+			first = ret;
+	}
+	ret = lvm_thin_pools_sync(vg, true);
+	if (ret && !first)
+		first = ret;
+	for (uint32_t i = 0; i < vg->md->n_lvs; i++) {
+		if (vg->md->lvs[i].kind != LVM_LV_THIN)
 			continue;
-		}
-		m = lvm_map_build(vg, i);
-		if (!m) {
-			if (!first)
-				first = -ENOMEM;
-			continue;
-		}
-		old = atomic_load(&lv->map);
-		m->retired = old;
-		if (m->size < old->size)
-			lv->bdev.block_count = m->size / lv->bdev.block_size;
-		atomic_store_explicit(&lv->map, m, memory_order_release);
-		lv->bdev.block_count = m->size / lv->bdev.block_size;
+		ret = lv_sync_one(vg, i);
+		if (ret && !first)
+			first = ret;
 	}
 	return first;
 }
@@ -538,7 +634,7 @@ int lvm_lv_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err, siz
 	if (vg->md->n_lvs >= LVM_MAX_LVS)
 		return lvm_errf(err, errlen, -ENOSPC, "VG %s has %d LVs", vg->md->vg_name,
 				LVM_MAX_LVS);
-	if (o->size == 0 || o->size > LVM_SIZE_MAX)
+	if (!o->origin && (o->size == 0 || o->size > LVM_SIZE_MAX))
 		return lvm_errf(err, errlen, -EINVAL, "bad LV size");
 	if (stripes > LVM_MAX_STRIPES)
 		return lvm_errf(err, errlen, -EINVAL, "at most %d stripes", LVM_MAX_STRIPES);
@@ -552,6 +648,10 @@ int lvm_lv_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err, siz
 		if (blk_bdev_find(n))
 			return lvm_errf(err, errlen, -EEXIST, "a bdev called '%s' exists", n);
 	}
+	if (o->pool)
+		return lvm_thin_pool_create(vg, o, err, errlen);
+	if (o->thin_pool || o->origin)
+		return lvm_thin_lv_create(vg, o, err, errlen);
 	md = lvm_md_clone(vg->md);
 	if (!md)
 		return -ENOMEM;
@@ -584,6 +684,8 @@ int lvm_lv_resize(struct lvm_vg *vg, const char *name, uint64_t size, bool force
 		return i;
 	if (size == 0 || size > LVM_SIZE_MAX)
 		return lvm_errf(err, errlen, -EINVAL, "bad LV size");
+	if (vg->md->lvs[i].kind != LVM_LV_LINEAR)
+		return lvm_thin_resize(vg, (uint32_t)i, size, err, errlen);
 	last = &vg->md->segs[vg->md->lvs[i].first_seg + vg->md->lvs[i].n_segs - 1];
 	le = size_to_le(vg->md, size, last->stripes);
 	if (le == vg->md->lvs[i].le_count)
@@ -631,6 +733,9 @@ int lvm_lv_rename(struct lvm_vg *vg, const char *name, const char *new_name, cha
 
 	if (i < 0)
 		return i;
+	if (vg->md->lvs[i].kind != LVM_LV_LINEAR && vg->md->lvs[i].kind != LVM_LV_THIN)
+		return lvm_errf(err, errlen, -ENOTSUP, "%s/%s is a thin pool or part of one: not renamed",
+				vg->md->vg_name, name);
 	if (!lvm_lv_name_valid(new_name) ||
 	    strlen(vg->md->vg_name) + 1 + strlen(new_name) >= BLK_NAME_MAX)
 		return lvm_errf(err, errlen, -EINVAL, "bad LV name '%s'", new_name);
@@ -660,6 +765,8 @@ int lvm_lv_remove(struct lvm_vg *vg, const char *name, char *err, size_t errlen)
 	ret = lv_closed(vg, name, err, errlen);
 	if (ret)
 		return ret;
+	if (vg->md->lvs[i].kind != LVM_LV_LINEAR)
+		return lvm_thin_remove(vg, (uint32_t)i, err, errlen);
 	md = lvm_md_clone(vg->md);
 	if (!md)
 		return -ENOMEM;
@@ -673,7 +780,7 @@ void lvm_lv_list(const struct lvm_vg *vg, struct json_object *arr)
 		struct json_object *o = json_object_new_object();
 		struct lvm_lv *lv = lv_find((struct lvm_vg *)vg, vg->md->lvs[i].name);
 
-		lv_info(lv, vg->md, (int)i, o);
+		lv_info((struct lvm_vg *)vg, lv, vg->md, (int)i, o);
 		json_object_array_add(arr, o);
 	}
 }

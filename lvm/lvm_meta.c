@@ -113,6 +113,97 @@ int lvm_md_lv_find(const struct lvm_md *md, const char *name)
 	return -1;
 }
 
+int lvm_md_lv_find_uuid(const struct lvm_md *md, const uint8_t *uuid)
+{
+	for (uint32_t i = 0; i < md->n_lvs; i++)
+		if (!memcmp(md->lvs[i].uuid, uuid, 16))
+			return (int)i;
+	return -1;
+}
+
+int lvm_md_pool_sub(const struct lvm_md *md, uint32_t pool, bool meta)
+{
+	char n[LVM_NAME_MAX + 8];
+
+	snprintf(n, sizeof(n), "%s%s", md->lvs[pool].name, meta ? LVM_TMETA_SUFFIX : LVM_TDATA_SUFFIX);
+	return lvm_md_lv_find(md, n);
+}
+
+/* Thin kinds: the cross-references between a pool, its hidden LVs and its
+ * thin volumes. */
+static int check_thin(const struct lvm_md *md, uint32_t i, char *err, size_t errlen)
+{
+	const struct lvm_lv_md *lv = &md->lvs[i];
+	static const uint8_t zero[16];
+	size_t n = strlen(lv->name);
+	int k;
+
+	switch (lv->kind) {
+	case LVM_LV_LINEAR:
+		if (lv->thin_id || lv->origin_id || lv->chunk_size || memcmp(lv->link, zero, 16))
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: thin fields set on a linear LV",
+					lv->name);
+		return 0;
+	case LVM_LV_THIN_POOL: {
+		int d = lvm_md_pool_sub(md, i, false), m = lvm_md_pool_sub(md, i, true);
+
+		if (lv->thin_id || lv->origin_id || memcmp(lv->link, zero, 16))
+			return vsl_errf(err, errlen, -EINVAL, "thin pool %s: junk in unused fields",
+					lv->name);
+		if (!vsl_is_pow2(lv->chunk_size) || lv->chunk_size < LVM_THIN_CHUNK_MIN ||
+		    lv->chunk_size > md->extent_size)
+			return vsl_errf(err, errlen, -EINVAL, "thin pool %s: bad chunk size %u",
+					lv->name, lv->chunk_size);
+		if (n + sizeof(LVM_TDATA_SUFFIX) > LVM_NAME_MAX)
+			return vsl_errf(err, errlen, -EINVAL, "thin pool %s: name too long", lv->name);
+		if (d < 0 || m < 0 || md->lvs[d].kind != LVM_LV_POOL_DATA ||
+		    md->lvs[m].kind != LVM_LV_POOL_META)
+			return vsl_errf(err, errlen, -EINVAL, "thin pool %s: no data or metadata LV",
+					lv->name);
+		if (md->lvs[d].le_count != lv->le_count)
+			return vsl_errf(err, errlen, -EINVAL, "thin pool %s: size is not its data LV's",
+					lv->name);
+		return 0;
+	}
+	case LVM_LV_POOL_DATA:
+	case LVM_LV_POOL_META: {
+		const char *suf = lv->kind == LVM_LV_POOL_DATA ? LVM_TDATA_SUFFIX : LVM_TMETA_SUFFIX;
+		char pool[LVM_NAME_MAX];
+
+		if (lv->thin_id || lv->origin_id || lv->chunk_size || memcmp(lv->link, zero, 16))
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: junk in unused fields", lv->name);
+		if (n <= strlen(suf) || strcmp(lv->name + n - strlen(suf), suf))
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: hidden pool LV misnamed", lv->name);
+		snprintf(pool, sizeof(pool), "%.*s", (int)(n - strlen(suf)), lv->name);
+		k = lvm_md_lv_find(md, pool);
+		if (k < 0 || md->lvs[k].kind != LVM_LV_THIN_POOL)
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: no thin pool %s", lv->name, pool);
+		return 0;
+	}
+	case LVM_LV_THIN:
+		if (lv->chunk_size)
+			return vsl_errf(err, errlen, -EINVAL, "thin LV %s: junk in unused fields",
+					lv->name);
+		if (lv->thin_id == 0 || lv->thin_id > LVM_THIN_ID_MAX)
+			return vsl_errf(err, errlen, -EINVAL, "thin LV %s: bad device id %u", lv->name,
+					lv->thin_id);
+		if (lv->origin_id > LVM_THIN_ID_MAX || lv->origin_id == lv->thin_id)
+			return vsl_errf(err, errlen, -EINVAL, "thin LV %s: bad origin id %u", lv->name,
+					lv->origin_id);
+		k = lvm_md_lv_find_uuid(md, lv->link);
+		if (k < 0 || md->lvs[k].kind != LVM_LV_THIN_POOL)
+			return vsl_errf(err, errlen, -EINVAL, "thin LV %s: unknown pool", lv->name);
+		for (uint32_t j = 0; j < i; j++)
+			if (md->lvs[j].kind == LVM_LV_THIN && md->lvs[j].thin_id == lv->thin_id &&
+			    !memcmp(md->lvs[j].link, lv->link, 16))
+				return vsl_errf(err, errlen, -EINVAL, "thin LV %s: device id %u used twice",
+						lv->name, lv->thin_id);
+		return 0;
+	default:
+		return vsl_errf(err, errlen, -EINVAL, "LV %s: unknown kind %u", lv->name, lv->kind);
+	}
+}
+
 static uint64_t area_len(const struct lvm_seg_md *s)
 {
 	return s->le_count / s->stripes;
@@ -290,6 +381,21 @@ int lvm_md_check(const struct lvm_md *md, char *err, size_t errlen)
 				return vsl_errf(err, errlen, -EINVAL, "LV %s listed twice", lv->name);
 		if (lv->le_count == 0 || lv->le_count > LVM_SIZE_MAX / md->extent_size)
 			return vsl_errf(err, errlen, -EINVAL, "LV %s: bad size", lv->name);
+		if (lv->kind > LVM_LV_KIND_MAX)
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: unknown kind %u", lv->name,
+					lv->kind);
+		if (uuid_zero(lv->uuid))
+			return vsl_errf(err, errlen, -EINVAL, "LV %s: zero UUID", lv->name);
+		for (uint32_t j = 0; j < i; j++)
+			if (!memcmp(md->lvs[j].uuid, lv->uuid, 16))
+				return vsl_errf(err, errlen, -EINVAL, "LV %s: UUID used twice", lv->name);
+		if (lv->kind == LVM_LV_THIN_POOL || lv->kind == LVM_LV_THIN) {
+			/* No segments of their own. */
+			if (lv->n_segs || lv->first_seg != next_seg)
+				return vsl_errf(err, errlen, -EINVAL, "LV %s: bad segment range",
+						lv->name);
+			continue;
+		}
 		if (lv->n_segs == 0 || lv->first_seg != next_seg || lv->n_segs > md->n_segs ||
 		    lv->first_seg > md->n_segs - lv->n_segs)
 			return vsl_errf(err, errlen, -EINVAL, "LV %s: bad segment range", lv->name);
@@ -309,6 +415,11 @@ int lvm_md_check(const struct lvm_md *md, char *err, size_t errlen)
 	}
 	if (next_seg != md->n_segs)
 		return vsl_errf(err, errlen, -EINVAL, "segments owned by no LV");
+	for (uint32_t i = 0; i < md->n_lvs; i++) {
+		ret = check_thin(md, i, err, errlen);
+		if (ret)
+			return ret;
+	}
 	return check_overlap(md, err, errlen);
 }
 
@@ -356,6 +467,11 @@ size_t lvm_md_encode(const struct lvm_md *md, void *buf)
 		d->le_count = htole64(md->lvs[i].le_count);
 		d->first_seg = htole32(md->lvs[i].first_seg);
 		d->n_segs = htole32(md->lvs[i].n_segs);
+		d->kind = htole32(md->lvs[i].kind);
+		d->thin_id = htole32(md->lvs[i].thin_id);
+		d->origin_id = htole32(md->lvs[i].origin_id);
+		d->chunk_size = htole32(md->lvs[i].chunk_size);
+		memcpy(d->link, md->lvs[i].link, 16);
 	}
 	for (uint32_t i = 0; i < md->n_segs; i++, off += sizeof(struct lvm_disk_seg)) {
 		struct lvm_disk_seg *d = (void *)(p + off);
@@ -445,6 +561,11 @@ int lvm_md_decode(const void *buf, size_t len, struct lvm_md **out, char *err, s
 		md->lvs[i].le_count = le64toh(d.le_count);
 		md->lvs[i].first_seg = le32toh(d.first_seg);
 		md->lvs[i].n_segs = le32toh(d.n_segs);
+		md->lvs[i].kind = le32toh(d.kind);
+		md->lvs[i].thin_id = le32toh(d.thin_id);
+		md->lvs[i].origin_id = le32toh(d.origin_id);
+		md->lvs[i].chunk_size = le32toh(d.chunk_size);
+		memcpy(md->lvs[i].link, d.link, 16);
 	}
 	for (uint32_t i = 0; i < md->n_segs; i++, off += sizeof(struct lvm_disk_seg)) {
 		struct lvm_disk_seg d;

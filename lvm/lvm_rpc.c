@@ -260,6 +260,12 @@ struct lv_params {
 	const char *vg;
 	const char *lv;
 	uint64_t size;
+	const char *type;
+	uint64_t chunk_size;
+	uint64_t meta_size;
+	uint64_t virtual_size;
+	const char *thin_pool;
+	const char *origin;
 	uint32_t stripes;
 	uint64_t stripe_size;
 	const char *mode;
@@ -272,9 +278,15 @@ static int rpc_lv_create(struct vsl_rpc_call *call, struct json_object *params)
 	static const struct vsl_rpc_param table[] = {
 		VSL_RPC_PARAM("vg", struct lv_params, vg, VSL_RPC_STRING, false),
 		VSL_RPC_PARAM("name", struct lv_params, lv, VSL_RPC_STRING, false),
-		VSL_RPC_PARAM("size", struct lv_params, size, VSL_RPC_SIZE, false),
+		VSL_RPC_PARAM("size", struct lv_params, size, VSL_RPC_SIZE, true),
 		VSL_RPC_PARAM("stripes", struct lv_params, stripes, VSL_RPC_UINT32, true),
 		VSL_RPC_PARAM("stripe_size", struct lv_params, stripe_size, VSL_RPC_SIZE, true),
+		VSL_RPC_PARAM("type", struct lv_params, type, VSL_RPC_STRING, true),
+		VSL_RPC_PARAM("chunk_size", struct lv_params, chunk_size, VSL_RPC_SIZE, true),
+		VSL_RPC_PARAM("pool_metadata_size", struct lv_params, meta_size, VSL_RPC_SIZE, true),
+		VSL_RPC_PARAM("virtual_size", struct lv_params, virtual_size, VSL_RPC_SIZE, true),
+		VSL_RPC_PARAM("thin_pool", struct lv_params, thin_pool, VSL_RPC_STRING, true),
+		VSL_RPC_PARAM("origin", struct lv_params, origin, VSL_RPC_STRING, true),
 	};
 	struct lv_params p = { 0 };
 	struct lvm_lv_opts o = { 0 };
@@ -297,6 +309,41 @@ static int rpc_lv_create(struct vsl_rpc_call *call, struct json_object *params)
 	o.size = p.size;
 	o.stripes = p.stripes;
 	o.stripe_size = (uint32_t)p.stripe_size;
+	if (p.type && strcmp(p.type, "linear") && strcmp(p.type, "striped") &&
+	    strcmp(p.type, "thin-pool") && strcmp(p.type, "thin") && strcmp(p.type, "snapshot")) {
+		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS,
+				    "'type' is one of linear, striped, thin-pool, thin, snapshot");
+		return -EINVAL;
+	}
+	o.pool = p.type && !strcmp(p.type, "thin-pool");
+	if (p.chunk_size > UINT32_MAX ||
+	    (json_object_object_get_ex(params, "chunk_size", NULL) && !p.chunk_size)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "bad chunk size");
+		return 0;
+	}
+	o.chunk_size = (uint32_t)p.chunk_size;
+	o.meta_size = p.meta_size;
+	o.thin_pool = p.thin_pool;
+	o.origin = p.origin;
+	if (o.thin_pool && o.origin) {
+		vsl_rpc_reply_errno(call, -EINVAL, "give 'thin_pool' (a thin LV) or 'origin' (a "
+				    "snapshot), not both");
+		return 0;
+	}
+	if ((o.thin_pool || o.origin) && (o.pool || p.stripes > 1)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "a thin LV is neither a pool nor striped");
+		return 0;
+	}
+	if (o.thin_pool) {
+		o.size = p.virtual_size ? p.virtual_size : p.size;
+		if (!o.size) {
+			vsl_rpc_reply_errno(call, -EINVAL, "a thin LV needs 'virtual_size'");
+			return 0;
+		}
+	} else if (!o.origin && !p.size) {
+		vsl_rpc_reply_errno(call, -EINVAL, "'size' is required (and not zero)");
+		return 0;
+	}
 	ret = lvm_lv_create(vg, &o, err, sizeof(err));
 	if (ret)
 		return reply_ret(call, ret, err);
@@ -314,7 +361,9 @@ static int rpc_lv_create(struct vsl_rpc_call *call, struct json_object *params)
 	return 0;
 }
 VSL_RPC_REGISTER("lv-create", rpc_lv_create,
-		 "create a linear or striped LV (bdev VG-LV): {vg, name, size, stripes, stripe_size}")
+		 "create an LV (bdev VG-LV): linear or striped {vg, name, size, stripes, stripe_size}; "
+		 "thin pool {type: thin-pool, size, chunk_size, pool_metadata_size}; thin LV "
+		 "{thin_pool, virtual_size}; snapshot of a thin LV {origin}")
 
 static int rpc_lv_resize(struct vsl_rpc_call *call, struct json_object *params)
 {

@@ -155,6 +155,7 @@ static void vg_destroy(struct blk_bdev *b)
 			break;
 		}
 	lvm_lv_detach_all(vg);
+	lvm_thin_pools_free(vg);
 	for (uint32_t i = 0; i < LVM_MAX_PVS; i++) {
 		/* At shutdown a PV created after the VG (vgextend) is gone already. */
 		if (vg->pv[i] && blk_bdev_find(vg->md->pvs[i].name_hint) == vg->pv[i])
@@ -656,6 +657,10 @@ int lvm_vg_deactivate(struct lvm_vg *vg, char *err, size_t errlen)
 	for (struct lvm_lv *lv = vg->lvs; lv; lv = lv->next)
 		if (blk_bdev_refs(&lv->bdev))
 			return lvm_errf(err, errlen, -EBUSY, "LV %s is open", lv->bdev.name);
+	/* Thin pools commit what their LVs wrote since the last flush. */
+	if (!vg->broken && !vg->partial)
+		for (struct lvm_thin_pool *p = vg->pools; p; p = lvm_thin_pool_next(p))
+			lvm_thin_commit(p);
 	while (vg->lvs) {
 		struct lvm_lv *lv = vg->lvs;
 

@@ -1,5 +1,7 @@
 #!/usr/bin/python3
-"""LVM benchmark: a linear LV against the file bdev under it (4K random read).
+"""LVM benchmark: a linear LV against the file bdev under it (4K random read),
+and thin LVs against a linear LV (4K random write: allocating, overwriting,
+and on an origin right after a snapshot).
 
     /usr/bin/python3 bench/lvm/bench_lvm.py [--build build] [--size 256M] [--runtime 5]
 
@@ -9,6 +11,12 @@ then read with fio's nbd engine (4K random, QD32); then the LV and VG are
 removed (data stays) and the file bdev itself is exported and read over the
 same byte range. Prints one JSON line per figure (machine, date, commit) and
 the ratio LV / file (target: >= 0.95). Not part of `make test`.
+
+Thin cases (same file PV, a new VG): a linear LV written over the same span
+as a thin LV (64K chunks) half the size of its pool. "alloc" writes 4K once into every chunk of a fresh thin LV
+(fio strided zones: each write allocates and zero-fills a chunk); "overwrite"
+is 4K random writes QD32 after the LV was filled; "after_snapshot" is the same
+job on the origin right after a snapshot (first writes copy their chunk).
 """
 import argparse
 import datetime
@@ -24,6 +32,49 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench_raid import Rpc, commit, fio, MB  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def thin_cases(rpc, export, emit, size, runtime):
+    rpc("vg-create", {"name": "bt", "pvs": ["pv"]})
+    vg = rpc("vg-list", {"name": "bt"})[0]
+    ext = vg["extent_size"]
+    each = (vg["free"] - ext) // 2 // ext * ext      # one extent for the pool metadata
+    rpc("lv-create", {"vg": "bt", "name": "lin", "size": each})
+    rpc("lv-create", {"vg": "bt", "name": "pool", "size": each, "type": "thin-pool",
+                      "chunk_size": 65536})
+    # Half the pool: the copies after the snapshot need room.
+    half = each // 2 // ext * ext
+    rpc("lv-create", {"vg": "bt", "name": "thin", "thin_pool": "pool", "virtual_size": half})
+    job = ["--rw=randwrite", "--bs=4k", "--iodepth=32"]
+    lin = export("bt-lin")
+    j = fio(lin, job + [f"--size={half}"], runtime)
+    lin_iops = j["write"]["iops"]
+    emit(case="linear_lv", job="randwrite-4k-qd32", iops=round(lin_iops),
+         mb_s=round(j["write"]["bw_bytes"] / MB, 1))
+    thin = export("bt-thin")
+    # Allocating: one 4K write at the start of every 64K chunk.
+    cmd = ["fio", "--name=alloc", "--ioengine=nbd", f"--uri={thin}", "--output-format=json",
+           "--rw=write", "--bs=4k", "--iodepth=32", "--zonemode=strided", "--zonesize=4k",
+           "--zoneskip=60k", f"--size={half}"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    j = json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+    emit(case="thin_alloc", job="write-4k-qd32-one-per-64k-chunk",
+         iops=round(j["write"]["iops"]), writes=j["write"]["total_ios"],
+         thin_over_linear=round(j["write"]["iops"] / lin_iops, 3))
+    subprocess.run(["fio", "--name=fill", "--ioengine=nbd", f"--uri={thin}", "--rw=write",
+                    "--bs=1M", "--iodepth=8", f"--size={half}"], check=True,
+                   capture_output=True, timeout=600)
+    j = fio(thin, job, runtime)
+    ow = j["write"]["iops"]
+    emit(case="thin_overwrite", job="randwrite-4k-qd32", iops=round(ow),
+         mb_s=round(j["write"]["bw_bytes"] / MB, 1), thin_over_linear=round(ow / lin_iops, 3))
+    rpc("lv-create", {"vg": "bt", "name": "snap", "origin": "thin"})
+    j = fio(thin, job, runtime)
+    emit(case="thin_origin_after_snapshot", job="randwrite-4k-qd32",
+         iops=round(j["write"]["iops"]), over_overwrite=round(j["write"]["iops"] / ow, 3))
+    pool = [l for l in rpc("lv-list", {"vg": "bt"}) if l["lv"] == "pool"][0]
+    emit(case="thin_pool_state", data_percent=round(pool["data_percent"], 1),
+         metadata_percent=round(pool["metadata_percent"], 2))
 
 
 def main():
@@ -82,6 +133,8 @@ def main():
         emit(case="file_bdev", job="randread-4k-qd32", iops=round(file_iops),
              mb_s=round(j["read"]["bw_bytes"] / MB, 1))
         emit(case="ratio", job="randread-4k-qd32", lv_over_file=round(lv_iops / file_iops, 3))
+        rpc("export-remove", {"name": "pv"})
+        thin_cases(rpc, export, emit, size, a.runtime)
     finally:
         d.terminate()
         d.wait(20)

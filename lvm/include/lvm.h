@@ -72,11 +72,24 @@ void lvm_vg_status(const struct lvm_vg *vg, struct json_object *out);
 /* The vg-activate call that re-activates vg, for save-config. */
 struct json_object *lvm_vg_config(const struct lvm_vg *vg);
 
+/* lvm_lv_create() makes, by the fields set:
+ *   thin_pool == NULL, origin == NULL, !pool: a linear or striped LV of size;
+ *   pool: a thin pool of size bytes of data (hidden LV NAME_tdata) with
+ *     chunk_size (0: 64 KiB) and a metadata LV NAME_tmeta of meta_size bytes
+ *     (0: enough for every chunk mapped twice);
+ *   thin_pool: a thin LV of virtual size bytes in that pool (over-commit
+ *     allowed; rounded up to extents);
+ *   origin: a snapshot of thin LV origin (same pool, same size). */
 struct lvm_lv_opts {
 	const char *name;
 	uint64_t size;             /* bytes, rounded up to whole extents (x stripes) */
 	uint32_t stripes;          /* 0 or 1: linear */
 	uint32_t stripe_size;      /* bytes; 0: 64 KiB */
+	bool pool;
+	uint32_t chunk_size;
+	uint64_t meta_size;
+	const char *thin_pool;
+	const char *origin;
 };
 int lvm_lv_create(struct lvm_vg *vg, const struct lvm_lv_opts *o, char *err, size_t errlen);
 /* Grows (online) or, with force, shrinks an LV to size bytes (rounded up to
@@ -89,7 +102,10 @@ int lvm_lv_rename(struct lvm_vg *vg, const char *lv, const char *new_name, char 
 /* Removes an LV that no one has open. */
 int lvm_lv_remove(struct lvm_vg *vg, const char *lv, char *err, size_t errlen);
 /* Appends a JSON object per LV of vg to arr: lv, vg, bdev, size, extents,
- * stripes, stripe_size, segments, active. */
+ * stripes, stripe_size, segments, active, type (linear, striped, thin-pool,
+ * thin, thin-pool-data, thin-pool-metadata); pools add data_percent,
+ * metadata_percent, chunk_size, low_water...; thin LVs add pool, origin,
+ * data_percent, mapped_chunks. */
 void lvm_lv_list(const struct lvm_vg *vg, struct json_object *arr);
 
 #endif /* LVM_H */

@@ -53,6 +53,9 @@ enum {
 #define LVM_EXTENT_MAX (1ull << 30)
 #define LVM_EXTENT_DEFAULT (4ull << 20)
 #define LVM_SIZE_MAX (1ull << 62)              /* any byte size beyond is absurd */
+#define LVM_THIN_CHUNK_MIN (64ull * 1024)
+#define LVM_THIN_CHUNK_DEFAULT (64ull * 1024)
+#define LVM_THIN_ID_MAX 0xffffffu              /* thin device ids 1..2^24-1 */
 
 /* ------------------------------------------------------------ on disk */
 
@@ -95,13 +98,30 @@ struct lvm_disk_pv {
 } __attribute__((packed));
 _Static_assert(sizeof(struct lvm_disk_pv) == 128, "pv entry size");
 
+/* LV kinds. Linear/striped LVs and a thin pool's hidden data ("POOL_tdata")
+ * and metadata ("POOL_tmeta") LVs own segments; a thin pool and its thin
+ * volumes own none: a pool's le_count equals its data LV's, a thin volume's
+ * le_count is its virtual size. Zero in every field a kind does not use. */
+enum lvm_lv_kind {
+	LVM_LV_LINEAR = 0,         /* linear or striped */
+	LVM_LV_THIN_POOL = 1,      /* chunk_size set; link zero */
+	LVM_LV_THIN = 2,           /* thin_id, origin_id (0: none), link = pool's UUID */
+	LVM_LV_POOL_DATA = 3,      /* "POOL_tdata" */
+	LVM_LV_POOL_META = 4,      /* "POOL_tmeta" */
+	LVM_LV_KIND_MAX = 4,
+};
+
 struct lvm_disk_lv {
 	char name[LVM_NAME_MAX];
 	uint8_t uuid[16];
 	uint64_t le_count;
 	uint32_t first_seg;
 	uint32_t n_segs;
-	uint8_t pad[32];
+	uint32_t kind;             /* enum lvm_lv_kind (version 1 records: 0) */
+	uint32_t thin_id;          /* thin: device id in its pool */
+	uint32_t origin_id;        /* thin snapshot: the origin's device id at creation */
+	uint32_t chunk_size;       /* thin pool: bytes */
+	uint8_t link[16];          /* thin: the pool LV's UUID */
 } __attribute__((packed));
 _Static_assert(sizeof(struct lvm_disk_lv) == 128, "lv entry size");
 
@@ -148,6 +168,11 @@ struct lvm_lv_md {
 	uint64_t le_count;
 	uint32_t first_seg;
 	uint32_t n_segs;
+	uint32_t kind;             /* enum lvm_lv_kind */
+	uint32_t thin_id;
+	uint32_t origin_id;
+	uint32_t chunk_size;
+	uint8_t link[16];
 };
 
 /* One VG's metadata. Segments of LV i are segs[first_seg .. +n_segs), in LV
@@ -206,6 +231,13 @@ void lvm_md_pv_used(const struct lvm_md *md, uint32_t pv, uint8_t *used);
 uint64_t lvm_md_pv_free(const struct lvm_md *md, uint32_t pv);
 /* Index of the LV called name, or -1. */
 int lvm_md_lv_find(const struct lvm_md *md, const char *name);
+/* Index of the LV with that UUID, or -1. */
+int lvm_md_lv_find_uuid(const struct lvm_md *md, const uint8_t *uuid);
+/* Index of thin pool `pool`'s hidden data (meta false) or metadata LV, or -1. */
+int lvm_md_pool_sub(const struct lvm_md *md, uint32_t pool, bool meta);
+/* Suffixes of a pool's hidden LVs. */
+#define LVM_TDATA_SUFFIX "_tdata"
+#define LVM_TMETA_SUFFIX "_tmeta"
 
 /* Maps LV byte offset off to (area, PV byte offset) within segment seg;
  * *max is how many bytes from off stay contiguous on that PV. */

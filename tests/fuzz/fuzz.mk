@@ -8,3 +8,4 @@ FUZZ_COMPS_fuzz_qcow2 := blockdev common
 FUZZ_COMPS_fuzz_flow_parse := vswitch common
 FUZZ_COMPS_fuzz_lvm_meta := lvm blockdev common
 FUZZ_COMPS_fuzz_vmm_def := vmm common
+FUZZ_COMPS_fuzz_lvm_thin := lvm blockdev common

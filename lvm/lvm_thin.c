@@ -1,0 +1,1492 @@
+/* lvm_thin.c — thin pools and thin volumes: the in-memory mapping, the data
+ * path and the metadata commit (see lvm_thin_meta.h for the format).
+ *
+ * State. A pool keeps, under its mutex: per thin device a two-level table
+ * virtual chunk -> pool chunk + 1 (0: unmapped; pages of 1024 entries made
+ * on first use), a reference count per pool chunk (how many mappings name
+ * it, plus one while a write fills a freshly allocated chunk), and the
+ * "pending free" list: chunks whose count dropped to zero since the last
+ * commit. Those stay unallocatable until a commit that no longer maps them is
+ * durable, so a crash can never bring back a mapping to a chunk that was
+ * meanwhile handed to someone else.
+ *
+ * Writes. A write to a chunk the device owns alone (count 1) goes in place.
+ * A write to an unmapped or shared chunk allocates a new chunk and fills it
+ * whole: the write's bytes, and around them zeroes (unmapped) or the shared
+ * chunk's old contents (copy-on-write, read first); only when that write has
+ * completed is the mapping switched (and the old chunk's count dropped). So a
+ * fresh chunk never shows old data and the other sharer never sees the
+ * change. One write or discard per (device, virtual chunk) at a time: later
+ * ones wait on the first ("chunk lock", the pool's `prov` list), and writes
+ * to a device being snapshotted wait until the snapshot is taken.
+ *
+ * Commit (FLUSH, lvcreate/lvremove of thin volumes, a 1 s timer when dirty):
+ * under the mutex the whole mapping is serialised, then without it: flush the
+ * data LV (every mapping in the copy points at data whose write completed
+ * before the flush was sent), write the checkpoint into the inactive slot,
+ * flush the metadata LV, write the superblock, flush again. Then the pending
+ * frees captured with the copy become free. Commits run on the control
+ * thread with synchronous I/O (lvm_sync_io); a FLUSH arriving on a reactor is
+ * handed to the control thread and completed back on its reactor. */
+#include <endian.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lvm_internal.h"
+#include "lvm_thin_meta.h"
+#include "vsl_daemon.h"
+#include "vsl_log.h"
+#include "vsl_loop.h"
+#include "vsl_util.h"
+
+VSL_LOG_MODULE(lvm_thin);
+
+enum {
+	PAGE_SHIFT_ENTRIES = 10,
+	PAGE_ENTRIES = 1 << PAGE_SHIFT_ENTRIES,
+	THIN_IOV = 4,
+	BOUNCE_KEEP = 32,
+	LOW_WATER_PCT = 80,          /* warn when this much of the data is used */
+	COMMIT_PERIOD_MS = 1000,
+};
+
+#define NONE UINT32_MAX
+
+struct thin_io;
+
+struct lvm_thin_dev {
+	uint32_t id, origin;
+	uint64_t nvc;                /* virtual chunks */
+	uint32_t **dir;              /* ndir pages of PAGE_ENTRIES */
+	uint64_t ndir;
+	uint64_t mapped;
+	bool frozen;                 /* a snapshot is being taken: writes wait */
+	unsigned inflight;           /* writes/discards holding chunk locks */
+	struct thin_io *parked;
+	struct lvm_thin_dev *next;   /* sorted by id */
+};
+
+struct lvm_thin_pool {
+	char name[LVM_NAME_MAX];
+	uint8_t uuid[16];
+	struct blk_bdev *data, *meta;
+	uint32_t chunk_size, chunk_shift;
+	pthread_mutex_t lock;
+	/* Under lock. */
+	uint64_t nchunks, nfree, cursor;
+	uint32_t *rc;
+	uint8_t *pend;
+	uint32_t *pending;
+	uint64_t n_pending, cap_pending;
+	uint64_t n_maps, max_maps;
+	uint64_t gen;                /* bumped by every mapping change */
+	struct lvm_thin_dev *devs;
+	struct thin_io *prov;
+	void *bounce[BOUNCE_KEEP];
+	unsigned n_bounce;
+	bool low_water;
+	uint64_t enospc;
+	/* Reads in flight by epoch parity: a commit frees chunks only once the
+	 * reads that may still target them (begun before it) are done. */
+	uint64_t read_epoch;
+	unsigned reads[2];
+	/* Control thread. */
+	uint64_t seq, committed_gen;
+	uint32_t slot;
+	uint64_t meta_size, slot_size;
+	int last_error;
+	struct lvm_thin_pool *next;
+};
+
+enum thin_state {
+	T_IDLE,
+	T_READ,
+	T_WRITE_INPLACE,
+	T_READ_OLD,
+	T_WRITE_NEW,
+	T_FLUSH,
+};
+
+struct thin_io {
+	struct blk_io *io;
+	struct lvm_thin_pool *pool;
+	struct lvm_thin_dev *dev;
+	uint64_t pos;                /* request bytes done */
+	uint64_t vc;
+	uint32_t coff, clen;         /* within the chunk */
+	uint32_t old_pc, new_pc;
+	uint8_t state;
+	uint8_t read_parity;
+	bool locked, via_bounce;
+	int status;
+	void *bounce;
+	struct iovec iov[THIN_IOV];
+	int iovcnt;
+	struct thin_io *next;        /* prov list, a waiter list or a parked list */
+	struct thin_io *waiters;
+};
+_Static_assert(sizeof(struct thin_io) <= BLK_IO_CTX_MAX, "thin context too large");
+
+size_t lvm_thin_ctx_size(void)
+{
+	return sizeof(struct thin_io);
+}
+
+/* ------------------------------------------------------------ the table */
+
+static uint32_t map_get(const struct lvm_thin_dev *d, uint64_t vc)
+{
+	uint64_t pg = vc >> PAGE_SHIFT_ENTRIES;
+
+	if (pg >= d->ndir || !d->dir[pg])
+		return NONE;
+	return d->dir[pg][vc & (PAGE_ENTRIES - 1)] - 1;    /* 0 - 1 == NONE */
+}
+
+static int map_set(struct lvm_thin_dev *d, uint64_t vc, uint32_t pc)
+{
+	uint64_t pg = vc >> PAGE_SHIFT_ENTRIES;
+
+	if (pg >= d->ndir)
+		return -ERANGE;
+	if (!d->dir[pg]) {
+		if (pc == NONE)
+			return 0;
+		d->dir[pg] = calloc(PAGE_ENTRIES, sizeof(uint32_t));
+		if (!d->dir[pg])
+			return -ENOMEM;
+	}
+	d->dir[pg][vc & (PAGE_ENTRIES - 1)] = pc + 1;
+	return 0;
+}
+
+static int dev_resize(struct lvm_thin_dev *d, uint64_t nvc)
+{
+	uint64_t ndir = (nvc + PAGE_ENTRIES - 1) >> PAGE_SHIFT_ENTRIES;
+	uint32_t **dir;
+
+	if (ndir <= d->ndir) {
+		if (nvc > d->nvc)
+			d->nvc = nvc;
+		return 0;
+	}
+	dir = realloc(d->dir, ndir * sizeof(*dir));
+	if (!dir)
+		return -ENOMEM;
+	memset(dir + d->ndir, 0, (ndir - d->ndir) * sizeof(*dir));
+	d->dir = dir;
+	d->ndir = ndir;
+	d->nvc = nvc;
+	return 0;
+}
+
+static struct lvm_thin_dev *dev_new(uint32_t id, uint32_t origin, uint64_t nvc)
+{
+	struct lvm_thin_dev *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->id = id;
+	d->origin = origin;
+	if (dev_resize(d, nvc ? nvc : 1)) {
+		free(d);
+		return NULL;
+	}
+	return d;
+}
+
+static void dev_free(struct lvm_thin_dev *d)
+{
+	for (uint64_t i = 0; i < d->ndir; i++)
+		free(d->dir[i]);
+	free(d->dir);
+	free(d);
+}
+
+static void dev_link(struct lvm_thin_pool *p, struct lvm_thin_dev *d)
+{
+	struct lvm_thin_dev **pp = &p->devs;
+
+	while (*pp && (*pp)->id < d->id)
+		pp = &(*pp)->next;
+	d->next = *pp;
+	*pp = d;
+}
+
+static struct lvm_thin_dev *dev_find(struct lvm_thin_pool *p, uint32_t id)
+{
+	for (struct lvm_thin_dev *d = p->devs; d; d = d->next)
+		if (d->id == id)
+			return d;
+	return NULL;
+}
+
+/* ------------------------------------------------------- chunk accounting */
+
+static int pend_add(struct lvm_thin_pool *p, uint32_t pc)
+{
+	if (p->n_pending == p->cap_pending) {
+		uint64_t cap = p->cap_pending ? 2 * p->cap_pending : 256;
+		uint32_t *n = realloc(p->pending, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		p->pending = n;
+		p->cap_pending = cap;
+	}
+	p->pending[p->n_pending++] = pc;
+	p->pend[pc] = 1;
+	return 0;
+}
+
+/* Drops one reference; at zero the chunk waits for the next commit. */
+static void rc_put(struct lvm_thin_pool *p, uint32_t pc)
+{
+	if (pc >= p->nchunks || !p->rc[pc])
+		return;
+	if (--p->rc[pc] == 0 && pend_add(p, pc)) {
+		/* Out of memory for the list: keep the chunk referenced (a leak
+		 * until restart) rather than risk handing it out early. */
+		p->rc[pc] = 1;
+	}
+}
+
+static void low_water_check(struct lvm_thin_pool *p)
+{
+	bool low = (p->nchunks - p->nfree) * 100 >= p->nchunks * LOW_WATER_PCT;
+
+	if (low && !p->low_water)
+		VSL_WARN("thin pool %s: %llu of %llu chunks used, past the low-water mark (%d%%)",
+			 p->name, (unsigned long long)(p->nchunks - p->nfree),
+			 (unsigned long long)p->nchunks, LOW_WATER_PCT);
+	p->low_water = low;
+}
+
+static uint32_t chunk_alloc(struct lvm_thin_pool *p)
+{
+	if (!p->nfree)
+		return NONE;
+	for (uint64_t n = 0; n < p->nchunks; n++) {
+		uint64_t c = (p->cursor + n) % p->nchunks;
+
+		if (!p->rc[c] && !p->pend[c]) {
+			p->rc[c] = 1;
+			p->nfree--;
+			p->cursor = c + 1;
+			low_water_check(p);
+			return (uint32_t)c;
+		}
+	}
+	return NONE;
+}
+
+/* A reserved chunk whose fill failed: never mapped, free again at once. */
+static void chunk_unreserve(struct lvm_thin_pool *p, uint32_t pc)
+{
+	if (pc < p->nchunks && p->rc[pc] == 1) {
+		p->rc[pc] = 0;
+		p->nfree++;
+		low_water_check(p);
+	}
+}
+
+static void dev_unmap(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t vc)
+{
+	uint32_t pc = map_get(d, vc);
+
+	if (pc == NONE)
+		return;
+	map_set(d, vc, NONE);
+	d->mapped--;
+	p->n_maps--;
+	p->gen++;
+	rc_put(p, pc);
+}
+
+/* ------------------------------------------------------------ bounce */
+
+static void *bounce_get(struct lvm_thin_pool *p)
+{
+	void *b = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n_bounce)
+		b = p->bounce[--p->n_bounce];
+	pthread_mutex_unlock(&p->lock);
+	return b ? b : aligned_alloc(LVM_BLOCK, p->chunk_size);
+}
+
+static void bounce_put(struct lvm_thin_pool *p, void *b)
+{
+	if (!b)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (p->n_bounce < BOUNCE_KEEP) {
+		p->bounce[p->n_bounce++] = b;
+		b = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(b);
+}
+
+/* ------------------------------------------------------------ data path */
+
+static struct lvm_thin_pool *pool_of_io(const struct blk_io *io)
+{
+	return ((struct lvm_lv *)io->bdev->priv)->pool;
+}
+
+static uint64_t slice(const struct blk_io *io, uint64_t skip, uint64_t len, struct iovec *v,
+		      int *n)
+{
+	uint64_t got = 0;
+
+	*n = 0;
+	for (int i = 0; i < io->iovcnt && got < len; i++) {
+		uint64_t l = io->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		if (*n == THIN_IOV)
+			return got;
+		l = VSL_MIN(l - skip, len - got);
+		v[*n].iov_base = (char *)io->iov[i].iov_base + skip;
+		v[*n].iov_len = l;
+		(*n)++;
+		got += l;
+		skip = 0;
+	}
+	return got;
+}
+
+static void iov_zero_range(const struct blk_io *io, uint64_t skip, uint64_t len)
+{
+	for (int i = 0; i < io->iovcnt && len; i++) {
+		uint64_t l = io->iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		l = VSL_MIN(l - skip, len);
+		memset((char *)io->iov[i].iov_base + skip, 0, l);
+		len -= l;
+		skip = 0;
+	}
+}
+
+static void thin_run(struct thin_io *t);
+static int thin_issue(struct thin_io *t);
+
+static void resume_msg(void *arg)
+{
+	thin_run(arg);
+}
+
+/* Sends each waiter back to its reactor to try again. */
+static void wake_list(struct thin_io *w)
+{
+	while (w) {
+		struct thin_io *next = w->next;
+
+		w->next = NULL;
+		if (blk_reactor_send(w->io->reactor, resume_msg, w)) {
+			w->status = -ENOMEM;
+			thin_run(w);
+		}
+		w = next;
+	}
+}
+
+/* Under lock: drops t's chunk lock; returns its waiters. */
+static struct thin_io *unlock_chunk(struct lvm_thin_pool *p, struct thin_io *t)
+{
+	struct thin_io *w;
+
+	if (!t->locked)
+		return NULL;
+	for (struct thin_io **pp = &p->prov; *pp; pp = &(*pp)->next)
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	t->next = NULL;
+	t->locked = false;
+	t->dev->inflight--;
+	w = t->waiters;
+	t->waiters = NULL;
+	return w;
+}
+
+/* Ends the current chunk step with an error: frees a reserved chunk, drops
+ * the chunk lock. */
+static void thin_abort(struct thin_io *t, int err)
+{
+	struct lvm_thin_pool *p = t->pool;
+	struct thin_io *w;
+
+	pthread_mutex_lock(&p->lock);
+	if ((t->state == T_READ_OLD || t->state == T_WRITE_NEW) && t->new_pc != NONE)
+		chunk_unreserve(p, t->new_pc);
+	if (t->state == T_READ)
+		p->reads[t->read_parity]--;
+	w = unlock_chunk(p, t);
+	pthread_mutex_unlock(&p->lock);
+	wake_list(w);
+	bounce_put(p, t->bounce);
+	t->bounce = NULL;
+	t->state = T_IDLE;
+	if (!t->status)
+		t->status = err;
+}
+
+static void thin_finish(struct thin_io *t)
+{
+	bounce_put(t->pool, t->bounce);
+	t->bounce = NULL;
+	blk_io_complete(t->io, t->status);
+}
+
+/* Read step: 0 done synchronously, 1 in flight, <0 error. */
+static int thin_read_chunk(struct thin_io *t)
+{
+	struct lvm_thin_pool *p = t->pool;
+	uint32_t pc;
+
+	pthread_mutex_lock(&p->lock);
+	pc = map_get(t->dev, t->vc);
+	if (pc != NONE) {
+		t->read_parity = p->read_epoch & 1;
+		p->reads[t->read_parity]++;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (pc == NONE) {
+		iov_zero_range(t->io, t->pos, t->clen);
+		t->pos += t->clen;
+		return 0;
+	}
+	t->new_pc = pc;
+	t->state = T_READ;
+	return thin_issue(t);
+}
+
+static struct thin_io *prov_owner(struct lvm_thin_pool *p, const struct thin_io *t)
+{
+	for (struct thin_io *o = p->prov; o; o = o->next)
+		if (o->dev == t->dev && o->vc == t->vc)
+			return o;
+	return NULL;
+}
+
+/* Write or discard step. */
+static int thin_write_chunk(struct thin_io *t)
+{
+	struct lvm_thin_pool *p = t->pool;
+	struct lvm_thin_dev *d = t->dev;
+	struct thin_io *owner, *w;
+	bool whole = t->coff == 0 && t->clen == p->chunk_size;
+	uint32_t pc, q;
+
+	pthread_mutex_lock(&p->lock);
+	if (d->frozen) {
+		t->next = d->parked;
+		d->parked = t;
+		pthread_mutex_unlock(&p->lock);
+		return 1;
+	}
+	owner = prov_owner(p, t);
+	if (owner) {
+		t->next = owner->waiters;
+		owner->waiters = t;
+		pthread_mutex_unlock(&p->lock);
+		return 1;
+	}
+	t->next = p->prov;
+	p->prov = t;
+	t->locked = true;
+	d->inflight++;
+	pc = map_get(d, t->vc);
+	if (t->io->type == BLK_IO_DISCARD) {
+		/* Whole chunks are unmapped (and freed at zero references);
+		 * a partial discard is a hint we may ignore. */
+		if (whole)
+			dev_unmap(p, d, t->vc);
+		w = unlock_chunk(p, t);
+		pthread_mutex_unlock(&p->lock);
+		wake_list(w);
+		t->pos += t->clen;
+		return 0;
+	}
+	if (pc != NONE && p->rc[pc] == 1) {
+		pthread_mutex_unlock(&p->lock);
+		t->new_pc = pc;
+		t->state = T_WRITE_INPLACE;
+		return thin_issue(t);
+	}
+	q = (pc == NONE && p->n_maps >= p->max_maps) ? NONE : chunk_alloc(p);
+	if (q == NONE) {
+		p->enospc++;
+		w = unlock_chunk(p, t);
+		pthread_mutex_unlock(&p->lock);
+		wake_list(w);
+		return -ENOSPC;
+	}
+	pthread_mutex_unlock(&p->lock);
+	t->old_pc = pc;
+	t->new_pc = q;
+	t->state = T_WRITE_NEW;
+	if (whole)
+		return thin_issue(t);
+	t->bounce = bounce_get(p);
+	if (!t->bounce) {
+		t->state = T_WRITE_NEW;
+		return -ENOMEM;
+	}
+	if (pc != NONE) {
+		t->state = T_READ_OLD;
+		return thin_issue(t);
+	}
+	memset(t->bounce, 0, p->chunk_size);
+	blk_iov_to_buf(t->io->iov, t->io->iovcnt, t->pos, (char *)t->bounce + t->coff, t->clen);
+	return thin_issue(t);
+}
+
+static void thin_done(void *arg, int status);
+
+static void issue_msg(void *arg)
+{
+	struct thin_io *t = arg;
+	int ret = thin_issue(t);
+
+	if (ret < 0) {
+		thin_abort(t, ret);
+		thin_run(t);
+	}
+}
+
+/* Submits the I/O of the current state to the data LV. 1 in flight (or
+ * queued for retry), <0 error. */
+static int thin_issue(struct thin_io *t)
+{
+	struct lvm_thin_pool *p = t->pool;
+	struct blk_io *io = t->io;
+	uint64_t base = (uint64_t)t->new_pc << p->chunk_shift, off = base + t->coff;
+	uint64_t len = t->clen;
+	enum blk_io_type type = BLK_IO_WRITE;
+	int ret;
+
+	t->via_bounce = false;
+	switch (t->state) {
+	case T_READ:
+	case T_WRITE_INPLACE:
+		type = t->state == T_READ ? BLK_IO_READ : BLK_IO_WRITE;
+		if (slice(io, t->pos, len, t->iov, &t->iovcnt) < len) {
+			/* Too fragmented for the context: go through a bounce buffer. */
+			if (!t->bounce)
+				t->bounce = bounce_get(p);
+			if (!t->bounce)
+				return -ENOMEM;
+			if (type == BLK_IO_WRITE)
+				blk_iov_to_buf(io->iov, io->iovcnt, t->pos, t->bounce, len);
+			t->iov[0] = (struct iovec){ t->bounce, len };
+			t->iovcnt = 1;
+			t->via_bounce = true;
+		}
+		break;
+	case T_READ_OLD:
+		type = BLK_IO_READ;
+		off = (uint64_t)t->old_pc << p->chunk_shift;
+		len = p->chunk_size;
+		t->iov[0] = (struct iovec){ t->bounce, len };
+		t->iovcnt = 1;
+		break;
+	case T_WRITE_NEW:
+		if (t->bounce) {
+			off = base;
+			len = p->chunk_size;
+			t->iov[0] = (struct iovec){ t->bounce, len };
+			t->iovcnt = 1;
+		} else if (slice(io, t->pos, len, t->iov, &t->iovcnt) < len) {
+			t->bounce = bounce_get(p);
+			if (!t->bounce)
+				return -ENOMEM;
+			blk_iov_to_buf(io->iov, io->iovcnt, t->pos, t->bounce, len);
+			t->iov[0] = (struct iovec){ t->bounce, len };
+			t->iovcnt = 1;
+		}
+		break;
+	default:
+		return -EINVAL;
+	}
+	ret = blk_bdev_submit(p->data, io->reactor, type, 0, off, len, t->iov, t->iovcnt,
+			      thin_done, t);
+	if (ret == -ENOMEM && blk_reactor_send(io->reactor, issue_msg, t) == 0)
+		return 1;
+	return ret ? ret : 1;
+}
+
+static void thin_done(void *arg, int status)
+{
+	struct thin_io *t = arg;
+	struct lvm_thin_pool *p = t->pool;
+	struct thin_io *w = NULL;
+	int ret;
+
+	if (status) {
+		thin_abort(t, status);
+		thin_run(t);
+		return;
+	}
+	switch (t->state) {
+	case T_READ:
+		if (t->via_bounce)
+			blk_buf_to_iov(t->io->iov, t->io->iovcnt, t->pos, t->bounce, t->clen);
+		pthread_mutex_lock(&p->lock);
+		p->reads[t->read_parity]--;
+		pthread_mutex_unlock(&p->lock);
+		break;
+	case T_WRITE_INPLACE:
+		pthread_mutex_lock(&p->lock);
+		w = unlock_chunk(p, t);
+		pthread_mutex_unlock(&p->lock);
+		break;
+	case T_READ_OLD:
+		blk_iov_to_buf(t->io->iov, t->io->iovcnt, t->pos, (char *)t->bounce + t->coff,
+			       t->clen);
+		t->state = T_WRITE_NEW;
+		ret = thin_issue(t);
+		if (ret < 0) {
+			thin_abort(t, ret);
+			thin_run(t);
+		}
+		return;
+	case T_WRITE_NEW:
+		pthread_mutex_lock(&p->lock);
+		ret = map_set(t->dev, t->vc, t->new_pc);
+		if (ret) {
+			chunk_unreserve(p, t->new_pc);
+			t->status = ret;
+		} else if (t->old_pc != NONE) {
+			rc_put(p, t->old_pc);
+		} else {
+			t->dev->mapped++;
+			p->n_maps++;
+		}
+		p->gen++;
+		w = unlock_chunk(p, t);
+		pthread_mutex_unlock(&p->lock);
+		break;
+	default:
+		break;
+	}
+	wake_list(w);
+	if (t->bounce) {
+		bounce_put(p, t->bounce);
+		t->bounce = NULL;
+	}
+	t->state = T_IDLE;
+	if (!t->status)
+		t->pos += t->clen;
+	thin_run(t);
+}
+
+static void flush_back(void *arg)
+{
+	struct thin_io *t = arg;
+
+	t->pos = t->io->len;
+	thin_finish(t);
+}
+
+static void flush_ctl(void *arg)
+{
+	struct thin_io *t = arg;
+	int ret = lvm_thin_commit(t->pool);
+
+	if (ret && !t->status)
+		t->status = ret;
+	if (blk_reactor_send(t->io->reactor, flush_back, t))
+		VSL_ERR("thin pool %s: cannot complete a flush (out of memory)", t->pool->name);
+}
+
+/* Runs chunk steps until one goes asynchronous, then completes. */
+static void thin_run(struct thin_io *t)
+{
+	struct blk_io *io = t->io;
+	uint64_t cs = t->pool->chunk_size;
+
+	while (!t->status && t->pos < io->len) {
+		uint64_t off = io->offset + t->pos;
+		int ret;
+
+		t->vc = off >> t->pool->chunk_shift;
+		t->coff = (uint32_t)(off & (cs - 1));
+		t->clen = (uint32_t)VSL_MIN(cs - t->coff, io->len - t->pos);
+		t->old_pc = t->new_pc = NONE;
+		if (io->type == BLK_IO_READ)
+			ret = thin_read_chunk(t);
+		else
+			ret = thin_write_chunk(t);
+		if (ret > 0)
+			return;
+		if (ret < 0)
+			thin_abort(t, ret);
+	}
+	thin_finish(t);
+}
+
+int lvm_thin_submit(struct blk_io *io)
+{
+	struct thin_io *t = blk_io_ctx(io);
+	struct lvm_lv *lv = io->bdev->priv;
+	struct lvm_map *m = atomic_load_explicit(&lv->map, memory_order_acquire);
+
+	memset(t, 0, sizeof(*t));
+	t->io = io;
+	t->pool = pool_of_io(io);
+	t->dev = lv->thin;
+	t->old_pc = t->new_pc = NONE;
+	if (io->type == BLK_IO_WRITE_ZEROES)
+		return -ENOTSUP;
+	if (io->type == BLK_IO_FLUSH) {
+		int ret;
+
+		t->state = T_FLUSH;
+		if (blk_ctl_send(flush_ctl, t) == 0)
+			return 0;
+		/* No control thread (a test driving the reactor): commit here. */
+		ret = lvm_thin_commit(t->pool);
+		t->status = ret;
+		t->pos = io->len;
+		thin_finish(t);
+		return 0;
+	}
+	if (io->offset > m->size || io->len > m->size - io->offset)
+		return -ERANGE;
+	if (blk_reactor_io_free(io->reactor) < 16)
+		return -ENOMEM;
+	thin_run(t);
+	return 0;
+}
+
+/* ------------------------------------------------------------- commit */
+
+/* Waits (control thread) until no read begun before now is in flight. */
+static void reads_drain(struct lvm_thin_pool *p)
+{
+	struct blk_reactor *self = blk_reactor_self();
+	unsigned old;
+
+	pthread_mutex_lock(&p->lock);
+	old = p->read_epoch & 1;
+	p->read_epoch++;
+	pthread_mutex_unlock(&p->lock);
+	for (;;) {
+		unsigned n;
+
+		pthread_mutex_lock(&p->lock);
+		n = p->reads[old];
+		pthread_mutex_unlock(&p->lock);
+		if (!n)
+			return;
+		if (self)
+			blk_reactor_poll(self, 1);
+		else
+			usleep(50);
+	}
+}
+
+static int build_md(struct lvm_thin_pool *p, struct lvm_thin_md *md)
+{
+	uint64_t k = 0;
+	uint32_t nd = 0;
+
+	memset(md, 0, sizeof(*md));
+	for (struct lvm_thin_dev *d = p->devs; d; d = d->next)
+		nd++;
+	md->devs = calloc(nd ? nd : 1, sizeof(*md->devs));
+	md->maps = calloc(p->n_maps ? p->n_maps : 1, sizeof(*md->maps));
+	if (!md->devs || !md->maps)
+		return -ENOMEM;
+	md->seq = p->seq + 1;
+	memcpy(md->pool_uuid, p->uuid, 16);
+	md->chunk_size = p->chunk_size;
+	md->data_chunks = p->nchunks;
+	for (struct lvm_thin_dev *d = p->devs; d; d = d->next) {
+		md->devs[md->n_devs++] = (struct lvm_thin_dev_md){ d->id, d->origin };
+		for (uint64_t pg = 0; pg < d->ndir; pg++) {
+			if (!d->dir[pg])
+				continue;
+			for (uint32_t e = 0; e < PAGE_ENTRIES; e++) {
+				if (!d->dir[pg][e])
+					continue;
+				if (k == p->n_maps)
+					return -EIO;    /* counts out of step: a bug */
+				md->maps[k++] = (struct lvm_thin_map_md){
+					d->id, d->dir[pg][e] - 1, (pg << PAGE_SHIFT_ENTRIES) | e };
+			}
+		}
+	}
+	md->n_maps = k;
+	return k == p->n_maps ? 0 : -EIO;
+}
+
+int lvm_thin_commit(struct lvm_thin_pool *p)
+{
+	struct lvm_thin_md md = { 0 };
+	struct lvm_thin_sb sb;
+	uint64_t n_rel, gen;
+	unsigned char *buf = NULL, *sbb = NULL;
+	size_t len;
+	uint32_t crc, slot = 1 - p->slot;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->gen == p->committed_gen && !p->n_pending && p->seq && !p->last_error) {
+		/* Nothing mapped or freed since the last commit: a FLUSH only
+		 * needs the data (in-place overwrites) on stable storage. */
+		pthread_mutex_unlock(&p->lock);
+		return lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
+	}
+	ret = build_md(p, &md);
+	n_rel = p->n_pending;
+	gen = p->gen;
+	pthread_mutex_unlock(&p->lock);
+	if (ret)
+		goto out;
+	len = lvm_thin_md_len(&md);
+	if (len > p->slot_size) {
+		VSL_ERR("thin pool %s: metadata full (%zu bytes needed, slot %llu)", p->name, len,
+			(unsigned long long)p->slot_size);
+		ret = -ENOSPC;
+		goto out;
+	}
+	buf = lvm_buf_alloc(len);
+	sbb = lvm_buf_alloc(LVM_BLOCK);
+	if (!buf || !sbb) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	crc = lvm_thin_md_encode(&md, buf);
+	/* Data before the mappings that point at it. */
+	ret = lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
+	if (!ret)
+		ret = lvm_sync_io(p->meta, BLK_IO_WRITE, LVM_THIN_SLOT0 + slot * p->slot_size, buf,
+				  len);
+	if (!ret)
+		ret = lvm_sync_io(p->meta, BLK_IO_FLUSH, 0, NULL, 0);
+	if (ret)
+		goto out;
+	sb = (struct lvm_thin_sb){ .seq = md.seq, .chunk_size = p->chunk_size, .slot = slot,
+				   .meta_size = p->meta_size, .slot_size = p->slot_size,
+				   .ckpt_len = (uint32_t)len, .ckpt_crc = crc };
+	memcpy(sb.pool_uuid, p->uuid, 16);
+	lvm_thin_sb_encode(&sb, sbb);
+	ret = lvm_sync_io(p->meta, BLK_IO_WRITE, (md.seq & 1) * LVM_THIN_SB_SIZE, sbb, LVM_BLOCK);
+	if (!ret)
+		ret = lvm_sync_io(p->meta, BLK_IO_FLUSH, 0, NULL, 0);
+	if (ret)
+		goto out;
+	p->seq = md.seq;
+	p->slot = slot;
+	p->committed_gen = gen;
+	/* The frees captured with the copy are durable now; a read that began
+	 * before them may still be on its way to such a chunk. */
+	reads_drain(p);
+	pthread_mutex_lock(&p->lock);
+	for (uint64_t i = 0; i < n_rel; i++) {
+		uint32_t c = p->pending[i];
+
+		p->pend[c] = 0;
+		if (!p->rc[c])
+			p->nfree++;
+	}
+	memmove(p->pending, p->pending + n_rel, (p->n_pending - n_rel) * sizeof(*p->pending));
+	p->n_pending -= n_rel;
+	low_water_check(p);
+	pthread_mutex_unlock(&p->lock);
+out:
+	if (ret && ret != p->last_error)
+		VSL_ERR("thin pool %s: commit seq %llu failed: %s", p->name,
+			(unsigned long long)(p->seq + 1), strerror(-ret));
+	p->last_error = ret;
+	free(buf);
+	free(sbb);
+	free(md.devs);
+	free(md.maps);
+	return ret;
+}
+
+static bool pool_dirty(struct lvm_thin_pool *p)
+{
+	bool d;
+
+	pthread_mutex_lock(&p->lock);
+	d = p->gen != p->committed_gen || p->n_pending;
+	pthread_mutex_unlock(&p->lock);
+	return d;
+}
+
+/* ---------------------------------------------------- the periodic commit */
+
+static struct vsl_timer *commit_timer;
+
+static void commit_tick(struct vsl_loop *loop, struct vsl_timer *tm, void *arg)
+{
+	(void)loop;
+	(void)tm;
+	(void)arg;
+	for (struct lvm_vg *vg = lvm_vg_next(NULL); vg; vg = lvm_vg_next(vg))
+		for (struct lvm_thin_pool *p = vg->pools; p; p = p->next)
+			if (!vg->broken && !vg->partial && pool_dirty(p))
+				lvm_thin_commit(p);
+}
+
+static void commit_timer_start(void)
+{
+	struct vsl_daemon *d = vsl_daemon_get();
+
+	/* Only in the daemon, whose control loop runs (not in unit tests). */
+	if (commit_timer || !d || !d->loop || !blk_reactor_count())
+		return;
+	commit_timer = vsl_timer_add(d->loop, COMMIT_PERIOD_MS, COMMIT_PERIOD_MS, commit_tick, NULL);
+}
+
+/* ------------------------------------------------------- open and close */
+
+static void pool_free(struct lvm_thin_pool *p)
+{
+	while (p->devs) {
+		struct lvm_thin_dev *d = p->devs;
+
+		p->devs = d->next;
+		dev_free(d);
+	}
+	for (unsigned i = 0; i < p->n_bounce; i++)
+		free(p->bounce[i]);
+	free(p->rc);
+	free(p->pend);
+	free(p->pending);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+static int pool_size_chunks(struct lvm_thin_pool *p, uint64_t nchunks)
+{
+	uint32_t *rc;
+	uint8_t *pend;
+
+	if (nchunks <= p->nchunks)
+		return 0;
+	if (nchunks > LVM_THIN_CHUNKS_MAX)
+		return -EFBIG;
+	rc = realloc(p->rc, nchunks * sizeof(*rc));
+	if (!rc)
+		return -ENOMEM;
+	p->rc = rc;
+	pend = realloc(p->pend, nchunks);
+	if (!pend)
+		return -ENOMEM;
+	p->pend = pend;
+	memset(rc + p->nchunks, 0, (nchunks - p->nchunks) * sizeof(*rc));
+	memset(pend + p->nchunks, 0, nchunks - p->nchunks);
+	p->nfree += nchunks - p->nchunks;
+	p->nchunks = nchunks;
+	return 0;
+}
+
+/* Virtual chunks of thin LV i. */
+static uint64_t lv_vchunks(const struct lvm_md *md, uint32_t i, uint32_t chunk_size)
+{
+	return md->lvs[i].le_count * (md->extent_size / chunk_size);
+}
+
+static bool all_zero(const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+/* Reads the newest valid checkpoint: 0 and *out, -ENODATA when the
+ * metadata LV was never written, -EBADMSG (err says why). */
+static int pool_read(struct lvm_thin_pool *p, struct lvm_thin_md **out, char *err, size_t errlen)
+{
+	struct lvm_thin_sb sb[2];
+	int ok[2];
+	unsigned char *blk = lvm_buf_alloc(2 * LVM_BLOCK);
+	bool blank;
+	int ret;
+
+	*out = NULL;
+	if (!blk)
+		return -ENOMEM;
+	ret = lvm_sync_io(p->meta, BLK_IO_READ, 0, blk, 2 * LVM_BLOCK);
+	if (ret) {
+		free(blk);
+		return vsl_errf(err, errlen, ret, "reading the metadata LV: %s", strerror(-ret));
+	}
+	blank = all_zero(blk, 2 * LVM_BLOCK);
+	for (int i = 0; i < 2; i++) {
+		ok[i] = lvm_thin_sb_decode(blk + i * LVM_BLOCK, LVM_BLOCK, &sb[i], NULL, 0) == 0 &&
+			!memcmp(sb[i].pool_uuid, p->uuid, 16) && sb[i].chunk_size == p->chunk_size &&
+			sb[i].meta_size <= blk_bdev_size(p->meta);
+	}
+	free(blk);
+	if (blank)
+		return -ENODATA;
+	int order[2], n = 0;
+
+	if (ok[0] && ok[1]) {
+		order[0] = sb[0].seq > sb[1].seq ? 0 : 1;
+		order[1] = 1 - order[0];
+		n = 2;
+	} else if (ok[0] || ok[1]) {
+		order[0] = ok[0] ? 0 : 1;
+		n = 1;
+	}
+	for (int k = 0; k < n; k++) {
+		int i = order[k];
+		unsigned char *buf;
+		struct lvm_thin_md *md;
+		uint32_t crc;
+
+		buf = lvm_buf_alloc(sb[i].ckpt_len);
+		if (!buf)
+			return -ENOMEM;
+		ret = lvm_sync_io(p->meta, BLK_IO_READ, LVM_THIN_SLOT0 + sb[i].slot * sb[i].slot_size,
+				  buf, sb[i].ckpt_len);
+		if (ret) {
+			free(buf);
+			return vsl_errf(err, errlen, ret, "reading thin metadata: %s", strerror(-ret));
+		}
+		memcpy(&crc, buf + offsetof(struct lvm_thin_disk_hdr, crc), 4);
+		ret = lvm_thin_md_decode(buf, sb[i].ckpt_len, &md, err, errlen);
+		free(buf);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret)
+			continue;
+		if (md->seq != sb[i].seq || le32toh(crc) != sb[i].ckpt_crc ||
+		    memcmp(md->pool_uuid, p->uuid, 16) || md->chunk_size != p->chunk_size) {
+			lvm_thin_md_free(md);
+			continue;
+		}
+		p->seq = sb[i].seq;
+		p->slot = sb[i].slot;
+		*out = md;
+		return 0;
+	}
+	return vsl_errf(err, errlen, -EBADMSG, "no valid thin metadata on the metadata LV");
+}
+
+static int pool_load(struct lvm_thin_pool *p, const struct lvm_thin_md *md,
+		     const struct lvm_md *vmd)
+{
+	int ret = pool_size_chunks(p, md->data_chunks);
+
+	if (ret)
+		return ret;
+	for (uint32_t i = 0; i < md->n_devs; i++) {
+		uint64_t nvc = 0;
+		struct lvm_thin_dev *d;
+
+		for (uint32_t k = 0; k < vmd->n_lvs; k++)
+			if (vmd->lvs[k].kind == LVM_LV_THIN && vmd->lvs[k].thin_id == md->devs[i].id &&
+			    !memcmp(vmd->lvs[k].link, p->uuid, 16))
+				nvc = lv_vchunks(vmd, k, p->chunk_size);
+		d = dev_new(md->devs[i].id, md->devs[i].origin, nvc);
+		if (!d)
+			return -ENOMEM;
+		dev_link(p, d);
+	}
+	for (uint64_t k = 0; k < md->n_maps; k++) {
+		const struct lvm_thin_map_md *m = &md->maps[k];
+		struct lvm_thin_dev *d = dev_find(p, m->dev);
+
+		if (m->vchunk >= d->nvc) {
+			ret = dev_resize(d, m->vchunk + 1);
+			if (ret)
+				return ret;
+		}
+		ret = map_set(d, m->vchunk, m->pchunk);
+		if (ret)
+			return ret;
+		if (!p->rc[m->pchunk]++)
+			p->nfree--;
+		d->mapped++;
+		p->n_maps++;
+	}
+	return 0;
+}
+
+static bool vg_has_thin_of(const struct lvm_md *md, const uint8_t *pool_uuid)
+{
+	for (uint32_t k = 0; k < md->n_lvs; k++)
+		if (md->lvs[k].kind == LVM_LV_THIN && !memcmp(md->lvs[k].link, pool_uuid, 16))
+			return true;
+	return false;
+}
+
+static int pool_open(struct lvm_vg *vg, uint32_t i, struct lvm_thin_pool **out)
+{
+	const struct lvm_md *vmd = vg->md;
+	struct lvm_thin_pool *p = calloc(1, sizeof(*p));
+	struct lvm_thin_md *md = NULL;
+	struct lvm_lv *dl, *ml;
+	char err[200] = "", n[LVM_NAME_MAX + 8];
+	bool gc = false;
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	snprintf(p->name, sizeof(p->name), "%s", vmd->lvs[i].name);
+	memcpy(p->uuid, vmd->lvs[i].uuid, 16);
+	p->chunk_size = vmd->lvs[i].chunk_size;
+	p->chunk_shift = (uint32_t)__builtin_ctz(p->chunk_size);
+	p->slot = 1;
+	snprintf(n, sizeof(n), "%s%s", p->name, LVM_TDATA_SUFFIX);
+	dl = lvm_lv_get(vg, n);
+	snprintf(n, sizeof(n), "%s%s", p->name, LVM_TMETA_SUFFIX);
+	ml = lvm_lv_get(vg, n);
+	if (!dl || !ml) {
+		ret = -ENODEV;
+		goto err_p;
+	}
+	p->data = &dl->bdev;
+	p->meta = &ml->bdev;
+	p->meta_size = blk_bdev_size(p->meta);
+	p->slot_size = lvm_thin_slot_size(p->meta_size);
+	p->max_maps = lvm_thin_max_maps(p->slot_size, LVM_MAX_LVS);
+	ret = pool_read(p, &md, err, sizeof(err));
+	if (ret == -ENODATA && !vg_has_thin_of(vmd, p->uuid)) {
+		/* A new pool (its metadata LV was zeroed when allocated). */
+		VSL_INFO("thin pool %s/%s: formatting its metadata", vmd->vg_name, p->name);
+		ret = pool_size_chunks(p, blk_bdev_size(p->data) >> p->chunk_shift);
+		if (!ret)
+			ret = lvm_thin_commit(p);
+		if (ret)
+			goto err_p;
+		*out = p;
+		return 0;
+	}
+	if (ret) {
+		VSL_ERR("thin pool %s/%s: %s", vmd->vg_name, p->name,
+			err[0] ? err : "no valid thin metadata");
+		goto err_p;
+	}
+	ret = pool_load(p, md, vmd);
+	if (!ret)
+		ret = pool_size_chunks(p, blk_bdev_size(p->data) >> p->chunk_shift);
+	if (ret)
+		goto err_md;
+	p->committed_gen = p->gen;    /* what is on disk */
+	/* Devices no thin LV names: a crash between the pool's commit and the
+	 * VG's (lvcreate) or the other way round (lvremove). Free them. */
+	for (struct lvm_thin_dev *d = p->devs, *next; d; d = next) {
+		bool used = false;
+
+		next = d->next;
+		for (uint32_t k = 0; k < vmd->n_lvs; k++)
+			if (vmd->lvs[k].kind == LVM_LV_THIN && vmd->lvs[k].thin_id == d->id &&
+			    !memcmp(vmd->lvs[k].link, p->uuid, 16))
+				used = true;
+		if (!used) {
+			VSL_WARN("thin pool %s/%s: device %u has no LV: freeing it", vmd->vg_name,
+				 p->name, d->id);
+			lvm_thin_dev_delete(p, d->id);
+			gc = true;
+		}
+	}
+	if (gc) {
+		ret = lvm_thin_commit(p);
+		if (ret)
+			goto err_md;
+	}
+	lvm_thin_md_free(md);
+	*out = p;
+	return 0;
+
+err_md:
+	lvm_thin_md_free(md);
+err_p:
+	pool_free(p);
+	return ret;
+}
+
+void lvm_thin_pools_free(struct lvm_vg *vg)
+{
+	while (vg->pools) {
+		struct lvm_thin_pool *p = vg->pools;
+
+		vg->pools = p->next;
+		pool_free(p);
+	}
+}
+
+struct lvm_thin_pool *lvm_thin_pool_next(const struct lvm_thin_pool *p)
+{
+	return p->next;
+}
+
+struct lvm_thin_pool *lvm_thin_pool_get(struct lvm_vg *vg, const uint8_t *uuid)
+{
+	for (struct lvm_thin_pool *p = vg->pools; p; p = p->next)
+		if (!memcmp(p->uuid, uuid, 16))
+			return p;
+	return NULL;
+}
+
+int lvm_thin_pools_sync(struct lvm_vg *vg, bool open)
+{
+	int first = 0;
+
+	if (!open) {
+		for (struct lvm_thin_pool **pp = &vg->pools; *pp;) {
+			struct lvm_thin_pool *p = *pp;
+			int k = lvm_md_lv_find_uuid(vg->md, p->uuid);
+
+			if (k >= 0 && vg->md->lvs[k].kind == LVM_LV_THIN_POOL) {
+				pp = &p->next;
+				continue;
+			}
+			*pp = p->next;
+			pool_free(p);
+		}
+		return 0;
+	}
+	for (uint32_t i = 0; i < vg->md->n_lvs; i++) {
+		struct lvm_thin_pool *p = NULL;
+		int ret;
+
+		if (vg->md->lvs[i].kind != LVM_LV_THIN_POOL)
+			continue;
+		p = lvm_thin_pool_get(vg, vg->md->lvs[i].uuid);
+		if (p) {
+			pthread_mutex_lock(&p->lock);
+			ret = pool_size_chunks(p, blk_bdev_size(p->data) >> p->chunk_shift);
+			low_water_check(p);
+			pthread_mutex_unlock(&p->lock);
+		} else {
+			ret = pool_open(vg, i, &p);
+			if (!ret) {
+				p->next = vg->pools;
+				vg->pools = p;
+			}
+		}
+		if (ret && !first)
+			first = ret;
+	}
+	if (vg->pools)
+		commit_timer_start();
+	return first;
+}
+
+/* ------------------------------------------------------------ devices */
+
+struct lvm_thin_dev *lvm_thin_dev_get(struct lvm_thin_pool *p, uint32_t id)
+{
+	return dev_find(p, id);
+}
+
+int lvm_thin_dev_resize(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t nvc)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	ret = dev_resize(d, nvc);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+uint32_t lvm_thin_chunk_size(const struct lvm_thin_pool *p)
+{
+	return p->chunk_size;
+}
+
+uint32_t lvm_thin_next_id(struct lvm_thin_pool *p, const struct lvm_md *md)
+{
+	uint32_t id = 0;
+
+	for (struct lvm_thin_dev *d = p->devs; d; d = d->next)
+		id = VSL_MAX(id, d->id);
+	for (uint32_t k = 0; k < md->n_lvs; k++)
+		if (md->lvs[k].kind == LVM_LV_THIN && !memcmp(md->lvs[k].link, p->uuid, 16))
+			id = VSL_MAX(id, md->lvs[k].thin_id);
+	return id + 1;
+}
+
+int lvm_thin_dev_create(struct lvm_thin_pool *p, uint32_t id, uint64_t nvc)
+{
+	struct lvm_thin_dev *d;
+
+	if (id == 0 || id > LVM_THIN_ID_MAX)
+		return -ENOSPC;
+	d = dev_new(id, 0, nvc);
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	dev_link(p, d);
+	p->gen++;
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+/* Waits (control thread) until no write holds a chunk lock on d. */
+static void drain(struct lvm_thin_pool *p, struct lvm_thin_dev *d)
+{
+	struct blk_reactor *self = blk_reactor_self();
+
+	for (;;) {
+		unsigned n;
+
+		pthread_mutex_lock(&p->lock);
+		n = d->inflight;
+		pthread_mutex_unlock(&p->lock);
+		if (!n)
+			return;
+		if (self)
+			blk_reactor_poll(self, 1);
+		else
+			usleep(100);
+	}
+}
+
+int lvm_thin_dev_snapshot(struct lvm_thin_pool *p, uint32_t origin, uint32_t id, uint64_t nvc)
+{
+	struct lvm_thin_dev *o = dev_find(p, origin), *d;
+	struct thin_io *parked;
+	int ret = 0;
+
+	if (!o)
+		return -ENOENT;
+	if (id == 0 || id > LVM_THIN_ID_MAX)
+		return -ENOSPC;
+	d = dev_new(id, origin, VSL_MAX(nvc, o->nvc));
+	if (!d)
+		return -ENOMEM;
+	pthread_mutex_lock(&p->lock);
+	o->frozen = true;
+	pthread_mutex_unlock(&p->lock);
+	drain(p, o);
+	pthread_mutex_lock(&p->lock);
+	if (p->n_maps + o->mapped > p->max_maps) {
+		ret = -ENOSPC;
+		goto out;
+	}
+	for (uint64_t pg = 0; pg < o->ndir && !ret; pg++) {
+		if (!o->dir[pg])
+			continue;
+		d->dir[pg] = malloc(PAGE_ENTRIES * sizeof(uint32_t));
+		if (!d->dir[pg]) {
+			ret = -ENOMEM;
+			break;
+		}
+		memcpy(d->dir[pg], o->dir[pg], PAGE_ENTRIES * sizeof(uint32_t));
+	}
+	if (ret)
+		goto out;
+	for (uint64_t pg = 0; pg < d->ndir; pg++)
+		for (uint32_t e = 0; d->dir[pg] && e < PAGE_ENTRIES; e++)
+			if (d->dir[pg][e])
+				p->rc[d->dir[pg][e] - 1]++;
+	d->mapped = o->mapped;
+	p->n_maps += o->mapped;
+	p->gen++;
+	dev_link(p, d);
+	d = NULL;
+out:
+	o->frozen = false;
+	parked = o->parked;
+	o->parked = NULL;
+	pthread_mutex_unlock(&p->lock);
+	wake_list(parked);
+	if (d)
+		dev_free(d);
+	return ret;
+}
+
+int lvm_thin_dev_delete(struct lvm_thin_pool *p, uint32_t id)
+{
+	struct lvm_thin_dev *d;
+
+	pthread_mutex_lock(&p->lock);
+	d = dev_find(p, id);
+	if (!d) {
+		pthread_mutex_unlock(&p->lock);
+		return -ENOENT;
+	}
+	for (uint64_t pg = 0; pg < d->ndir; pg++)
+		for (uint32_t e = 0; d->dir[pg] && e < PAGE_ENTRIES; e++)
+			if (d->dir[pg][e])
+				dev_unmap(p, d, (pg << PAGE_SHIFT_ENTRIES) | e);
+	for (struct lvm_thin_dev **pp = &p->devs; *pp; pp = &(*pp)->next)
+		if (*pp == d) {
+			*pp = d->next;
+			break;
+		}
+	p->gen++;
+	pthread_mutex_unlock(&p->lock);
+	dev_free(d);
+	return 0;
+}
+
+/* ------------------------------------------------------------- status */
+
+void lvm_thin_pool_status(struct lvm_thin_pool *p, struct json_object *o)
+{
+	uint64_t used, nchunks, maps, enospc, devs = 0;
+	bool low;
+
+	pthread_mutex_lock(&p->lock);
+	nchunks = p->nchunks;
+	used = p->nchunks - p->nfree;
+	maps = p->n_maps;
+	low = p->low_water;
+	enospc = p->enospc;
+	for (struct lvm_thin_dev *d = p->devs; d; d = d->next)
+		devs++;
+	pthread_mutex_unlock(&p->lock);
+	json_object_object_add(o, "chunk_size", json_object_new_int64(p->chunk_size));
+	json_object_object_add(o, "data_chunks", json_object_new_int64((int64_t)nchunks));
+	json_object_object_add(o, "used_chunks", json_object_new_int64((int64_t)used));
+	json_object_object_add(o, "data_percent",
+			       json_object_new_double(nchunks ? 100.0 * (double)used / (double)nchunks
+							      : 0));
+	json_object_object_add(o, "metadata_percent",
+			       json_object_new_double(100.0 * (double)(sizeof(struct lvm_thin_disk_hdr) +
+								       devs * 8 + maps * 16) /
+						      (double)p->slot_size));
+	json_object_object_add(o, "metadata_size", json_object_new_int64((int64_t)p->meta_size));
+	json_object_object_add(o, "mappings", json_object_new_int64((int64_t)maps));
+	json_object_object_add(o, "thin_count", json_object_new_int64((int64_t)devs));
+	json_object_object_add(o, "low_water", json_object_new_boolean(low));
+	json_object_object_add(o, "low_water_percent", json_object_new_int(LOW_WATER_PCT));
+	json_object_object_add(o, "enospc_errors", json_object_new_int64((int64_t)enospc));
+	json_object_object_add(o, "transaction", json_object_new_int64((int64_t)p->seq));
+}
+
+void lvm_thin_dev_status(struct lvm_thin_pool *p, uint32_t id, uint64_t size,
+			 struct json_object *o)
+{
+	struct lvm_thin_dev *d;
+	uint64_t mapped = 0;
+
+	pthread_mutex_lock(&p->lock);
+	d = dev_find(p, id);
+	if (d)
+		mapped = d->mapped;
+	pthread_mutex_unlock(&p->lock);
+	json_object_object_add(o, "mapped_chunks", json_object_new_int64((int64_t)mapped));
+	json_object_object_add(o, "data_percent",
+			       json_object_new_double(size ? 100.0 * (double)(mapped * p->chunk_size) /
+							     (double)size : 0));
+}
