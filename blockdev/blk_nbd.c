@@ -595,6 +595,11 @@ int blk_nbd_export_remove(const char *name, void (*done)(void *arg), void *arg)
 	return 0;
 }
 
+bool blk_nbd_export_exists(const char *name)
+{
+	return export_find(name) != NULL;
+}
+
 static struct json_object *export_stats_json(const struct nbd_export *ex)
 {
 	static const char *const names[NBD_STAT_CMDS] = {

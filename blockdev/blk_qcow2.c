@@ -94,6 +94,30 @@ static int iov_slice(const struct iovec *iov, int cnt, uint64_t skip, uint64_t l
 	return len ? -EINVAL : n;
 }
 
+/* The longest prefix of [skip, skip + len) of the iovec list that fits in `max`
+ * entries, rounded down to `align` bytes (0 when not even one unit fits). */
+static uint64_t iov_span(const struct iovec *iov, int cnt, uint64_t skip, uint64_t len, int max,
+			 uint64_t align)
+{
+	uint64_t got = 0;
+	int n = 0;
+
+	for (int i = 0; i < cnt && got < len && n < max; i++) {
+		uint64_t l = iov[i].iov_len;
+
+		if (skip >= l) {
+			skip -= l;
+			continue;
+		}
+		got += l - skip;
+		skip = 0;
+		n++;
+	}
+	if (got >= len)
+		return len;
+	return got - got % align;
+}
+
 static void iov_zero_range(const struct iovec *iov, int cnt, uint64_t skip, uint64_t len)
 {
 	for (int i = 0; i < cnt && len; i++) {
@@ -264,6 +288,15 @@ static bool run_chunk_start(struct q2_req *r)
 	off = blk_qcow2_req_off(r);
 	inc = off & (r->q->cs - 1);
 	r->clen = VSL_MIN(r->q->cs - inc, io->len - r->pos);
+	/* A chunk's data goes out as at most Q2_SIOV iovecs: a request with many
+	 * small segments (a guest's 4 KiB pages) is served in shorter chunks. */
+	if (io->type == BLK_IO_READ || io->type == BLK_IO_WRITE) {
+		uint64_t span = iov_span(io->iov, io->iovcnt, r->pos, r->clen, Q2_SIOV,
+					 r->q->bdev.block_size);
+
+		if (span)
+			r->clen = span;
+	}
 	r->new_l2 = r->new_data = 0;
 	r->n_new_rb = 0;
 	r->upd = 0;

@@ -376,6 +376,11 @@ unsigned blk_reactor_id(const struct blk_reactor *r)
 	return r->id;
 }
 
+int blk_reactor_cpu(const struct blk_reactor *r)
+{
+	return r->cpu;
+}
+
 struct blk_reactor *blk_reactor_self(void)
 {
 	return tls_reactor;

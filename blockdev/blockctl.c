@@ -101,8 +101,9 @@ static int build_inject(int argc, char **argv, struct json_object **params)
 
 static int build_export_add(int argc, char **argv, struct json_object **params)
 {
-	if (strcmp(argv[1], "nbd")) {
-		fprintf(stderr, "%s: export-add: unknown export type '%s' (nbd)\n", prog, argv[1]);
+	if (strcmp(argv[1], "nbd") && strcmp(argv[1], "vhost-user-blk")) {
+		fprintf(stderr, "%s: export-add: unknown export type '%s' (nbd, vhost-user-blk)\n",
+			prog, argv[1]);
 		return -EINVAL;
 	}
 	*params = json_object_new_object();
@@ -176,7 +177,7 @@ static void print_exports(struct json_object *r)
 {
 	size_t n = json_object_array_length(r);
 
-	printf("%-16s %-4s %-16s %-36s %-3s %5s %10s %7s\n", "NAME", "TYPE", "BDEV", "ADDRESS",
+	printf("%-16s %-14s %-16s %-36s %-3s %5s %10s %7s\n", "NAME", "TYPE", "BDEV", "ADDRESS",
 	       "RO", "CONNS", "REQUESTS", "ERRORS");
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(r, i);
@@ -191,11 +192,12 @@ static void print_exports(struct json_object *r)
 
 		if (st) {
 			json_object_object_foreach(st, key, val) {
-				if (strcmp(key, "errors") && strncmp(key, "bytes_", 6))
+				if (strcmp(key, "errors") && strcmp(key, "unsupported") &&
+				    strcmp(key, "resubmitted") && strncmp(key, "bytes_", 6))
 					reqs += json_object_get_int64(val);
 			}
 		}
-		printf("%-16s %-4s %-16s %-36s %-3s %5" PRId64 " %10" PRId64 " %7" PRId64 "\n",
+		printf("%-16s %-14s %-16s %-36s %-3s %5" PRId64 " %10" PRId64 " %7" PRId64 "\n",
 		       str(e, "name"), str(e, "type"), str(e, "bdev"), addr,
 		       num(e, "readonly") ? "yes" : "no", num(e, "connections"), reqs,
 		       st ? num(st, "errors") : 0);
@@ -786,8 +788,9 @@ int main(int argc, char **argv)
 		{ "error-inject", "NAME key=value...",
 		  "fault injection (fail_nth= io= range_start= range_blocks= error= power_cut=)", 2,
 		  -1, "error-inject", build_inject, NULL },
-		{ "export-add", "BDEV nbd key=value...",
-		  "export over NBD (socket=PATH | tcp=127.0.0.1:PORT, name=, readonly=)", 3, -1,
+		{ "export-add", "BDEV nbd|vhost-user-blk key=value...",
+		  "export over NBD (socket=PATH | tcp=127.0.0.1:PORT, name=, readonly=) or "
+		  "vhost-user-blk (socket=PATH, num_queues=N, name=, readonly=)", 3, -1,
 		  "export-add", build_export_add, print_export },
 		{ "export-remove", "NAME", "remove an export and close its connections", 1, 1,
 		  "export-remove", build_name, NULL },

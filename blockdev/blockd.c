@@ -3,7 +3,8 @@
  * The control thread runs the JSON-RPC socket, the config replay and the NBD
  * handshakes; `--reactors N` data-path threads (default 1, pinned to the last
  * CPUs) each own an io_uring and serve the bdevs' I/O and the exports'
- * connections (blockdev/include/blockdev.h, blk_nbd.h).
+ * connections (blockdev/include/blockdev.h, blk_nbd.h, blk_vhost_blk.h).
+ * DPDK's EAL starts only with the first vhost-user-blk export (blk_eal.c).
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -16,6 +17,7 @@
 #include <liburing.h>
 
 #include "blk_nbd.h"
+#include "blk_vhost_blk.h"
 #include "blockdev.h"
 #include "vsl_daemon.h"
 #include "vsl_log.h"
@@ -34,6 +36,7 @@ static void blockd_info(struct json_object *info)
 		json_object_object_add(u, "error", json_object_new_string(strerror(-io_uring_status)));
 	json_object_object_add(info, "io_uring", u);
 	json_object_object_add(info, "reactors", json_object_new_int((int)blk_reactor_count()));
+	blk_eal_info(info);
 }
 
 /* Reactors need io_uring: find out at start, not at the first I/O. */
@@ -127,22 +130,28 @@ int main(int argc, char **argv)
 {
 	struct vsl_daemon_args args;
 	struct vsl_daemon d;
-	unsigned reactors = 1, io_contexts = BLK_IO_POOL_DEFAULT;
+	unsigned reactors = 1, io_contexts = BLK_IO_POOL_DEFAULT, no_huge = 0, eal_mem = 256;
 	const struct blockd_opt opts[] = {
 		{ "--reactors", 1, BLK_MAX_REACTORS, &reactors },
 		{ "--io-contexts", 1, 1 << 20, &io_contexts },
+		{ "--eal-no-huge", 0, 1, &no_huge },
+		{ "--eal-mem", 64, 1 << 16, &eal_mem },
 	};
 	int ret;
 
 	if (take_options(&argc, argv, opts, VSL_ARRAY_SIZE(opts)))
 		return 2;
+	blk_eal_configure(no_huge, eal_mem);
 	ret = vsl_daemon_parse_args(&args, "blockd", "Vessel block daemon (io_uring bdev layer).",
 				    NULL, argc, argv);
 	if (ret == 1 && argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		printf("\nblockd options:\n"
 		       "  --reactors N        data-path threads, each with its own io_uring "
 		       "(default 1)\n"
-		       "  --io-contexts N     preallocated I/O contexts per reactor (default %d)\n",
+		       "  --io-contexts N     preallocated I/O contexts per reactor (default %d)\n"
+		       "  --eal-no-huge 0|1   1: run DPDK (started with the first vhost-user-blk\n"
+		       "                      export) without hugepages even when some are free\n"
+		       "  --eal-mem MB        DPDK heap without hugepages (default 256)\n",
 		       BLK_IO_POOL_DEFAULT);
 	if (ret)
 		return ret == 1 ? 0 : 2;
@@ -169,11 +178,14 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = vsl_daemon_run(&d);
 
+	/* vhost-user front ends first: their requests drain on the reactors. */
+	blk_vub_fini();
 	/* Threads and kernel first, then the memory they used. */
 	blk_reactors_stop();
 	blk_nbd_fini();
 	blk_reactors_destroy();
 	blk_bdev_delete_all();
+	blk_eal_fini();
 	vsl_daemon_fini(&d);
 	return ret ? 1 : 0;
 }

@@ -42,6 +42,7 @@ int blk_nbd_export_add(const struct blk_nbd_export_opts *o);
  * -EALREADY (then done is never called). */
 int blk_nbd_export_remove(const char *name, void (*done)(void *arg), void *arg);
 
+bool blk_nbd_export_exists(const char *name);
 /* Appends one object per export to `arr`. */
 void blk_nbd_export_list(struct json_object *arr);
 /* Appends the export-add calls that rebuild the exports. */

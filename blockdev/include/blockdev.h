@@ -210,6 +210,8 @@ void blk_reactor_destroy(struct blk_reactor *r);
  * something happens) when there was nothing to do. Returns the work done. */
 int blk_reactor_poll(struct blk_reactor *r, int timeout_ms);
 unsigned blk_reactor_id(const struct blk_reactor *r);
+/* The CPU a started reactor is pinned to, or -1. */
+int blk_reactor_cpu(const struct blk_reactor *r);
 /* The reactor whose thread (or blk_reactor_poll() caller) this is, or NULL. */
 struct blk_reactor *blk_reactor_self(void);
 

@@ -32,6 +32,7 @@ cache="$out/cache"
 # failover/net_failover are virtio_net dependencies, so those are "if present".
 required_modules=(virtio virtio_ring virtio_pci virtio_net virtio_blk)
 optional_modules=(virtio_pci_modern_dev virtio_pci_legacy_dev net_failover failover)
+fs_modules=(crc32c_generic ext4)
 read -r -a extra_modules <<<"${VESSEL_GUEST_EXTRA_MODULES:-}"
 
 log() { echo "build-guest: $*" >&2; }
@@ -113,7 +114,7 @@ input_hash=$(
     {
         sha256sum "$here/build-guest.sh" "$here/init" | cut -d' ' -f1
         if [ -n "$busybox_src" ]; then sha256sum "$busybox_src" | cut -d' ' -f1; else echo busybox-deb; fi
-        echo "modules: ${required_modules[*]} ${optional_modules[*]} ${extra_modules[*]:-}"
+        echo "modules: ${required_modules[*]} ${optional_modules[*]} ${extra_modules[*]:-} fs: ${fs_modules[*]}"
     } | sha256sum | cut -d' ' -f1
 )
 stamp="kernel=$kpkg=$kver inputs=$input_hash"
@@ -285,6 +286,30 @@ done
 printf '%s\n' ${order[@]+"${order[@]}"} >"$root/etc/vessel-modules"
 log "modules (load order): ${order[*]:-none}${skipped:+; skipped: ${skipped[*]}}"
 
+# Filesystem modules a test loads on demand (`vessel-load-fs`): ext4, which
+# also mounts the ext2 that busybox mke2fs makes, and the crc32c it insists on.
+# Not loaded at boot, so they cost the other tests nothing but initramfs bytes.
+boot_count=${#order[@]}
+for m in "${fs_modules[@]}"; do
+    if [ -n "${ko_path[$m]:-}" ]; then
+        visit "$m"
+    elif [ -z "${builtin[$m]:-}" ]; then
+        log "warning: kernel $krel has no $m; vessel-load-fs will fail"
+    fi
+done
+printf '%s\n' ${order[@]:$boot_count} >"$root/etc/vessel-fs-modules"
+cat >"$root/bin/vessel-load-fs" <<'LOADFS'
+#!/bin/sh
+# Loads the filesystem modules listed in /etc/vessel-fs-modules (ext4 and what
+# it depends on); already loaded ones are skipped.
+while read -r mod; do
+    [ -n "$mod" ] || continue
+    grep -q "^$mod " /proc/modules 2>/dev/null && continue
+    insmod "/lib/modules/$mod.ko" || { echo "vessel-load-fs: insmod $mod failed"; exit 1; }
+done </etc/vessel-fs-modules
+LOADFS
+chmod 0755 "$root/bin/vessel-load-fs"
+
 # ---------------------------------------------------------------------------
 # 6. Pack: newc cpio, gzip. Sorted names, owner root, fixed mtimes (-n for
 #    gzip, --reproducible for cpio) so the same inputs give the same bytes.
@@ -303,7 +328,7 @@ rm -f "$out/stamp"
 cp "$vmlinuz" "$out/vmlinuz.tmp" && mv -f "$out/vmlinuz.tmp" "$out/vmlinuz"
 if [ -s "$work/vmlinux" ]; then mv -f "$work/vmlinux" "$out/vmlinux"; else rm -f "$out/vmlinux"; fi
 mv -f "$work/initramfs.cpio.gz" "$out/initramfs.cpio.gz"
-printf '%s\n' ${order[@]+"${order[@]}"} >"$out/modules.txt"
+printf '%s\n' ${order[@]:0:$boot_count} >"$out/modules.txt"
 echo "$krel" >"$out/kernel-release"
 echo "$stamp" >"$out/stamp"
 log "done: $out/vmlinuz ($krel), $out/initramfs.cpio.gz ($(stat -c %s "$out/initramfs.cpio.gz") bytes)"
