@@ -4,7 +4,7 @@ a real blockd, driven through the `vmm` CLI exactly as an operator would.
 - a small version of the demo: guests A and B on VLAN 100 ping each other, C on
   VLAN 200 reaches neither; with blockd's vhost-user-blk exports, each guest
   writes a record to its LVM volume, reboots and reads it back;
-- lifecycle: pause/resume, reboot, a graceful stop the guest ignores (timeout,
+- lifecycle: pause/resume, a graceful stop the guest ignores (timeout,
   VM still running) then stop --force; QEMU killed from outside (crashed, with
   its signal, ports and exports released); the supervisor killed (a new vmm
   still finds the VM through QMP and can stop it);
@@ -235,7 +235,7 @@ def test_demo_vlans_and_disks(vmm, vswitchd, blockd):
     assert time.monotonic() - t0 < 170
 
 
-def test_lifecycle_pause_reboot_stop(vmm, vswitchd):
+def test_lifecycle_pause_resume_stop(vmm, vswitchd):
     vmm.define(vmm.definition("life", "vessel.ip=10.0.9.1/24",
                               nics=[{"port": "life0", "vlan": 9,
                                      "mac": "52:54:00:aa:00:01"}]))
@@ -255,9 +255,7 @@ def test_lifecycle_pause_reboot_stop(vmm, vswitchd):
     assert vmm.json("resume", "life")["state"] == "running"
     assert vmm.status("life")["qmp_status"] == "running"
 
-    vmm.run("reboot", "life", check=True)
-    vmm.wait_console("life", r"^DEMO-READY", count=2)
-    assert vmm.status("life")["reboots"] == 1
+    # (reboot: test_demo_vlans_and_disks reboots three guests.)
 
     # The test guest has no ACPI daemon: a graceful stop times out and the
     # VM keeps running (a hung guest), then --force stops it.
