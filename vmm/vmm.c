@@ -370,6 +370,9 @@ static int cmd_start(int argc, char **argv)
 		return EXIT_ERR;
 	if (vmm_def_check_host(&d, NULL, err, sizeof(err)))
 		return error("%s: %s", d.name, err);
+	if (d.n_vfs)
+		return error("%s: vfs[0]: this vmm cannot attach SR-IOV VFs yet (no vfio-pci "
+			     "support built in)", d.name);
 	o = vm_status(d.name, &old);
 	json_object_put(o);
 	if (is_live(old.state))

@@ -235,14 +235,25 @@ def test_demo_vlans_and_disks(vmm, vswitchd, blockd):
     assert time.monotonic() - t0 < 170
 
 
+def free_hugepages():
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("HugePages_Free:"):
+                return int(line.split()[1])
+    return 0
+
+
 def test_lifecycle_pause_resume_stop(vmm, vswitchd):
+    # Guest RAM from hugepages when enough are free (other tests use them too).
+    huge = {"memory_backend": "hugepages"} if free_hugepages() >= 192 else {}
     vmm.define(vmm.definition("life", "vessel.ip=10.0.9.1/24",
                               nics=[{"port": "life0", "vlan": 9,
-                                     "mac": "52:54:00:aa:00:01"}]))
+                                     "mac": "52:54:00:aa:00:01"}], **huge))
     r = vmm.run("start", "life", check=True)
     assert "started life" in r.stdout
     st = vmm.status("life")
     assert st["state"] == "running" and alive(st["qemu_pid"])
+    assert st["definition"]["memory_backend"] == huge.get("memory_backend", "memfd")
     assert vmm.run("start", "life").returncode == 1          # already running
     vmm.wait_console("life", r"^DEMO-READY")
 
@@ -379,6 +390,12 @@ def test_start_refused_nothing_leaks(vmm, vswitchd, blockd):
     assert f"disks[{len(disks) - 1}].volume: no bdev 'vgx-missing'" in r.stderr, r.stderr
     assert set(ports(vswitchd)) == {"taken0"}
     assert blockd.rpc("export-list") == []
+
+    vmm.define(vmm.definition("bad", "", nics=[{"port": "ok0"}],
+                              vfs=[{"pf": "nosuchpf0", "vf": "any"}]))
+    r = vmm.run("start", "bad")
+    assert r.returncode == 1 and "vfs[0]" in r.stderr, r.stderr
+    assert set(ports(vswitchd)) == {"taken0"}
 
     vmm.define(vmm.definition("bad", "", nics=[{"port": "ok0"}]))
     r = vmm.run("--vswitchd-socket", "/nonexistent/vs.sock", "start", "bad")
