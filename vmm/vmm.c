@@ -377,7 +377,10 @@ static int cmd_start(int argc, char **argv)
 	json_object_put(o);
 	if (is_live(old.state))
 		return error("%s is already %s", d.name, vmm_state_name(old.state));
-	if (old.state == VMM_ST_LOST && vmm_release(&env, &old))
+	/* A run that ended without giving everything back (a daemon was
+	 * unreachable then, or the supervisor died): try again now. */
+	if ((old.state == VMM_ST_LOST || !old.released) && (old.n_ports || old.n_disks) &&
+	    vmm_release(&env, &old))
 		return error("%s: the ports and exports of its previous run cannot be released "
 			     "(see above)", d.name);
 	ret = vmm_mkdirs(env.state_dir);

@@ -297,11 +297,15 @@ def test_crash_and_lost_supervisor(vmm, vswitchd, blockd):
     disks = vhost_blk_supported(blockd)
     if disks:
         blockd.rpc("bdev-create", {"type": "malloc", "name": "cr0", "size": "8M"})
-    vmm.define(vmm.definition("cr", "", nics=[{"port": "cr0", "vlan": 5}],
+    # accel auto: the first start probes KVM (with a timeout) and remembers.
+    vmm.define(vmm.definition("cr", "", nics=[{"port": "cr0", "vlan": 5}], accel="auto",
                               disks=[{"bdev": "cr0", "readonly": True}] if disks else []))
     vmm.run("start", "cr", check=True)
     vmm.wait_console("cr", r"^DEMO-READY")
     st = vmm.status("cr")
+    with open(os.path.join(vmm.state, "accel.json")) as f:
+        probed = json.load(f)
+    assert st["accel"] == probed["accel"] and "probed now" in st["accel_reason"]
     qemu, sup = st["qemu_pid"], st["supervisor_pid"]
 
     # The supervisor dies: a new vmm finds the VM through QEMU's QMP socket.
@@ -323,7 +327,9 @@ def test_crash_and_lost_supervisor(vmm, vswitchd, blockd):
 
     # QEMU killed from outside: crashed, with the signal, everything released.
     vmm.run("start", "cr", check=True)
-    qemu = vmm.status("cr")["qemu_pid"]
+    st = vmm.status("cr")
+    qemu = st["qemu_pid"]
+    assert st["accel"] == probed["accel"] and "remembered" in st["accel_reason"]
     assert "cr0" in ports(vswitchd)
     if disks:
         assert [e["name"] for e in blockd.rpc("export-list")] == ["vmm.cr.d0"]
