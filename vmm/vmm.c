@@ -96,6 +96,14 @@ static int64_t jint(struct json_object *o, const char *k)
 
 /* ------------------------------------------------------------ VM lookup */
 
+/* QEMU's program name, to recognise its process by pid. */
+static const char *qemu_exe(void)
+{
+	const char *slash = strrchr(env.qemu, '/');
+
+	return slash ? slash + 1 : env.qemu;
+}
+
 static bool is_live(enum vmm_vm_state s)
 {
 	return s == VMM_ST_STARTING || s == VMM_ST_RUNNING || s == VMM_ST_PAUSED ||
@@ -197,7 +205,7 @@ static struct json_object *vm_status(const char *name, struct vmm_run *r)
 		return o;
 	}
 	if (is_live(r->state)) {
-		if (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64")) {
+		if (vmm_pid_is(r->qemu_pid, qemu_exe())) {
 			r->state = VMM_ST_UNSUPERVISED;
 			snprintf(r->reason, sizeof(r->reason), "the supervisor (pid %d) died; QEMU "
 				 "pid %d still runs", (int)r->supervisor_pid, (int)r->qemu_pid);
@@ -497,23 +505,23 @@ static int stop_unsupervised(struct vmm_run *r, bool force, uint32_t timeout_ms)
 			if (qmp_direct(r->name, "system_powerdown", NULL, err, sizeof(err)))
 				return error("%s: %s", r->name, err);
 			end = vsl_time_mono_ms() + timeout_ms;
-			while (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64") &&
+			while (vmm_pid_is(r->qemu_pid, qemu_exe()) &&
 			       vsl_time_mono_ms() < end)
 				usleep(100000);
-			if (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64"))
+			if (vmm_pid_is(r->qemu_pid, qemu_exe()))
 				return error("%s did not power off in time (the guest ignored the ACPI "
 					     "power button?); it is still running: use stop --force",
 					     r->name);
 		} else {
 			qmp_direct(r->name, "quit", NULL, err, sizeof(err));
 			end = vsl_time_mono_ms() + 5000;
-			while (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64") &&
+			while (vmm_pid_is(r->qemu_pid, qemu_exe()) &&
 			       vsl_time_mono_ms() < end)
 				usleep(50000);
-			if (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64"))
+			if (vmm_pid_is(r->qemu_pid, qemu_exe()))
 				kill(r->qemu_pid, SIGKILL);
 			end = vsl_time_mono_ms() + 5000;
-			while (vmm_pid_is(r->qemu_pid, "qemu-system-x86_64") &&
+			while (vmm_pid_is(r->qemu_pid, qemu_exe()) &&
 			       vsl_time_mono_ms() < end)
 				usleep(50000);
 		}
