@@ -609,7 +609,7 @@ static int parse_root(struct ctx *c, struct json_object *root, struct vmm_def *d
 			char b[VMM_BDEV_NAME_MAX + 1];
 
 			snprintf(b, sizeof(b), "vmm.%s.d%u", d->name, i);
-			memcpy(d->disks[i].bdev, b, sizeof(b));
+			memcpy(d->disks[i].bdev, b, strlen(b) + 1);
 		}
 	}
 	ret = parse_array(c, root, "vfs", VMM_MAX_VFS, &arr, &d->n_vfs);
