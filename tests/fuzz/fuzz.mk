@@ -9,3 +9,4 @@ FUZZ_COMPS_fuzz_flow_parse := vswitch common
 FUZZ_COMPS_fuzz_lvm_meta := lvm blockdev common
 FUZZ_COMPS_fuzz_vmm_def := vmm common
 FUZZ_COMPS_fuzz_lvm_thin := lvm blockdev common
+FUZZ_COMPS_fuzz_vmm_vf_nl := vmm common
