@@ -378,9 +378,6 @@ static int cmd_start(int argc, char **argv)
 		return EXIT_ERR;
 	if (vmm_def_check_host(&d, NULL, err, sizeof(err)))
 		return error("%s: %s", d.name, err);
-	if (d.n_vfs)
-		return error("%s: vfs[0]: this vmm cannot attach SR-IOV VFs yet (no vfio-pci "
-			     "support built in)", d.name);
 	o = vm_status(d.name, &old);
 	json_object_put(o);
 	if (is_live(old.state))
@@ -412,6 +409,8 @@ static int cmd_start(int argc, char **argv)
 	if (ret)
 		return error("%s: %s", d.name, err);
 	ret = vmm_attach_disks(&env, &d, &r, err, sizeof(err));
+	if (!ret)
+		ret = vmm_attach_vfs(&env, &d, &r, err, sizeof(err));
 	if (ret) {
 		vmm_release(&env, &r);
 		return error("%s: %s", d.name, err);
@@ -850,6 +849,14 @@ static int cmd_status(int argc, char **argv)
 			       i < r.n_disks && is_live(r.state) ? "  export " : "",
 			       i < r.n_disks && is_live(r.state) ? r.disks[i].export_name : "");
 	}
+	for (unsigned i = 0; defined && i < d.n_vfs; i++) {
+		printf("vf%u:         pf %s  vf %s", i, d.vfs[i].pf,
+		       d.vfs[i].index >= 0 ? (snprintf(up, sizeof(up), "%d", d.vfs[i].index), up)
+					   : "any");
+		if (i < r.n_vfs && is_live(r.state))
+			printf("  -> VF %u at %s (vfio-pci)", r.vfs[i].index, r.vfs[i].pci_addr);
+		printf("\n");
+	}
 	if (json_object_object_get_ex(o, "ports", &arr) && !defined)
 		for (size_t i = 0; i < json_object_array_length(arr); i++)
 			printf("port:        %s\n", jstr(json_object_array_get_idx(arr, i), "port"));
@@ -981,6 +988,7 @@ static void usage(FILE *f)
 		"  --vswitchd-socket PATH (default %s/vswitchd.sock)\n"
 		"  --blockd-socket PATH   (default %s/blockd.sock)\n"
 		"  --qemu PATH            QEMU binary (default $VESSEL_QEMU or qemu-system-x86_64)\n"
+		"  --sysfs-root DIR       sysfs for SR-IOV (default /sys; tests use a fake tree)\n"
 		"  -j, --json             print results as JSON\n"
 		"  -t, --timeout SECS     daemon RPC timeout (default 30)\n"
 		"  -h, --help             this help (COMMAND --help for one command)\n"
@@ -989,6 +997,8 @@ static void usage(FILE *f)
 		prog, vsl_daemon_rundir(), vsl_daemon_rundir(), vsl_daemon_rundir());
 	for (size_t i = 0; i < VSL_ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-9s %-34s %s\n", commands[i].name, commands[i].args, commands[i].help);
+	fprintf(f, "\nSR-IOV (docs/sriov.md; --sysfs-root DIR reads another sysfs tree):\n");
+	vmm_vf_cli_usage(f);
 	fprintf(f, "\nExit status: 0 success, 1 error, 2 usage error. See docs/vmm.md.\n");
 }
 
@@ -1024,13 +1034,14 @@ static int set_sock(char *dst, const char *src, const char *what)
 
 int main(int argc, char **argv)
 {
-	enum { O_STATE = 256, O_DEFS, O_VSW, O_BLK, O_QEMU };
+	enum { O_STATE = 256, O_DEFS, O_VSW, O_BLK, O_QEMU, O_SYSFS };
 	static const struct option opts[] = {
 		{ "state-dir", required_argument, NULL, O_STATE },
 		{ "def-dir", required_argument, NULL, O_DEFS },
 		{ "vswitchd-socket", required_argument, NULL, O_VSW },
 		{ "blockd-socket", required_argument, NULL, O_BLK },
 		{ "qemu", required_argument, NULL, O_QEMU },
+		{ "sysfs-root", required_argument, NULL, O_SYSFS },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1061,6 +1072,9 @@ int main(int argc, char **argv)
 		case O_VSW: set_sock(env.vswitchd_sock, optarg, "--vswitchd-socket"); break;
 		case O_BLK: set_sock(env.blockd_sock, optarg, "--blockd-socket"); break;
 		case O_QEMU: qemu = optarg; break;
+		case O_SYSFS:
+			snprintf(env.sysfs_root, sizeof(env.sysfs_root), "%s", optarg);
+			break;
 		case 'j': opt_json = true; break;
 		case 't':
 			if (vsl_parse_u64(optarg, &t) || !t || t > 3600)
@@ -1084,6 +1098,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: missing command\n", prog);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (vmm_vf_cli_is_command(argv[optind])) {
+		struct vmm_vf_cli_opts vo = { .json = opt_json, .prog = prog };
+
+		vo.env.sysfs_root = env.sysfs_root[0] ? env.sysfs_root : NULL;
+		return vmm_vf_cli(argc - optind, argv + optind, &vo);
 	}
 	for (size_t i = 0; i < VSL_ARRAY_SIZE(commands); i++) {
 		const struct command *cmd = &commands[i];

@@ -236,10 +236,85 @@ rollback:
 	return ret;
 }
 
+static void vf_env(const struct vmm_env *env, struct vmm_vf_env *venv)
+{
+	memset(venv, 0, sizeof(*venv));
+	venv->sysfs_root = env->sysfs_root[0] ? env->sysfs_root : NULL;
+}
+
+int vmm_attach_vfs(const struct vmm_env *env, const struct vmm_def *d, struct vmm_run *r,
+		   char *err, size_t errlen)
+{
+	struct vmm_vf_env venv;
+	char sub[600];
+	int ret;
+
+	vf_env(env, &venv);
+	r->n_vfs = 0;
+	for (unsigned i = 0; i < d->n_vfs; i++) {
+		const struct vmm_vf *f = &d->vfs[i];
+		struct vmm_vf_settings s = { 0 };
+
+		if (f->has_mac) {
+			s.fields |= VMM_VF_MAC;
+			memcpy(s.mac, f->mac, 6);
+		}
+		if (f->vlan >= 0) {
+			s.fields |= VMM_VF_VLAN;
+			s.vlan = (uint16_t)f->vlan;
+		}
+		if (f->spoofchk >= 0) {
+			s.fields |= VMM_VF_SPOOFCHK;
+			s.spoofchk = f->spoofchk;
+		}
+		if (f->trust >= 0) {
+			s.fields |= VMM_VF_TRUST;
+			s.trust = f->trust;
+		}
+		if (f->max_rate) {
+			s.fields |= VMM_VF_MAX_RATE;
+			s.max_rate = f->max_rate;
+		}
+		ret = vmm_vf_attach(&venv, f->pf, f->index, &s, &r->vfs[i], sub, sizeof(sub));
+		if (ret) {
+			vsl_errf(err, errlen, ret, "vfs[%u]: %s", i, sub);
+			for (unsigned j = r->n_vfs; j-- > 0;)
+				if (vmm_vf_detach(&venv, &r->vfs[j], sub, sizeof(sub)))
+					VSL_WARN("rollback: %s", sub);
+			r->n_vfs = 0;
+			return ret;
+		}
+		r->n_vfs = i + 1;
+		VSL_INFO("%s: VF %u of %s (%s) bound to vfio-pci", d->name, r->vfs[i].index,
+			 f->pf, r->vfs[i].pci_addr);
+	}
+	return 0;
+}
+
 int vmm_release(const struct vmm_env *env, struct vmm_run *r)
 {
 	char sub[600];
 	int ret = 0, rc;
+
+	if (r->n_vfs) {
+		struct vmm_vf_env venv;
+		unsigned failed = 0;
+
+		vf_env(env, &venv);
+		for (unsigned i = r->n_vfs; i-- > 0;) {
+			rc = vmm_vf_detach(&venv, &r->vfs[i], sub, sizeof(sub));
+			if (rc) {
+				VSL_WARN("%s: cannot give VF %s back: %s", r->name, r->vfs[i].pci_addr,
+					 sub);
+				ret = rc;
+				failed++;
+			}
+		}
+		/* detach is best effort and idempotent: keep the record only when
+		 * something failed, so a later stop can try again. */
+		if (!failed)
+			r->n_vfs = 0;
+	}
 
 	for (unsigned i = 0; i < r->n_ports; i++) {
 		struct vmm_port_att *a = &r->ports[i];

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "vmm_def.h"
+#include "vmm_vf.h"
 
 enum { VMM_SOCK_MAX = 108 };
 
@@ -33,6 +34,7 @@ struct vmm_env {
 	char vswitchd_sock[VMM_SOCK_MAX];
 	char blockd_sock[VMM_SOCK_MAX];
 	char qemu[VMM_PATH_MAX];            /* qemu-system-x86_64 */
+	char sysfs_root[VMM_PATH_MAX];      /* "" = /sys (SR-IOV VFs) */
 	int rpc_timeout_ms;
 };
 
@@ -78,6 +80,8 @@ struct vmm_run {
 	unsigned n_ports;
 	struct vmm_disk_att disks[VMM_MAX_DISKS];
 	unsigned n_disks;
+	struct vmm_vf_saved vfs[VMM_MAX_VFS]; /* what attaching each VF changed */
+	unsigned n_vfs;                     /* VFs attached (bound to vfio-pci) */
 	int exit_code;                      /* -1: none */
 	int exit_signal;                    /* -1: none */
 	char reason[256];                   /* why it stopped */
@@ -119,7 +123,11 @@ int vmm_attach_ports(const struct vmm_env *env, const struct vmm_def *d, struct 
  * bdevs first) and fills r->disks; rolls back like vmm_attach_ports. */
 int vmm_attach_disks(const struct vmm_env *env, const struct vmm_def *d, struct vmm_run *r,
 		     char *err, size_t errlen);
-/* Gives every port and export of r back (idempotent: what is already gone
+/* Binds one VF per definition entry to vfio-pci with the entry's settings
+ * (vmm_vf_attach) and fills r->vfs; rolls back like vmm_attach_ports. */
+int vmm_attach_vfs(const struct vmm_env *env, const struct vmm_def *d, struct vmm_run *r,
+		   char *err, size_t errlen);
+/* Gives every port, export and VF of r back (idempotent: what is already gone
  * counts as released). Returns 0, or -errno when something could not be
  * released (r->released stays false; problems are logged). */
 int vmm_release(const struct vmm_env *env, struct vmm_run *r);

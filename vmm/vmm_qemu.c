@@ -144,6 +144,11 @@ int vmm_qemu_argv(const struct vmm_env *env, const struct vmm_def *d, const stru
 		add(&a, "vhost-user-blk-pci,chardev=vmm-disk%u,id=disk%u,num-queues=%u%s", i, i,
 		    k->queues, k->boot ? ",bootindex=1" : "");
 	}
+	/* SR-IOV VFs, bound to vfio-pci by vmm_attach_vfs(). */
+	for (unsigned i = 0; i < r->n_vfs; i++) {
+		add(&a, "-device");
+		add(&a, "vfio-pci,host=%s,id=vf%u", r->vfs[i].pci_addr, i);
+	}
 	if (a.oom) {
 		vmm_argv_free(a.v);
 		return -ENOMEM;

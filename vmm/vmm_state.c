@@ -121,6 +121,10 @@ struct json_object *vmm_run_to_json(const struct vmm_run *r)
 		json_object_array_add(arr, e);
 	}
 	json_object_object_add(o, "disks", arr);
+	arr = json_object_new_array();
+	for (unsigned i = 0; i < r->n_vfs; i++)
+		json_object_array_add(arr, vmm_vf_saved_to_json(&r->vfs[i]));
+	json_object_object_add(o, "vfs", arr);
 	json_object_object_add(o, "exit_code", json_object_new_int(r->exit_code));
 	json_object_object_add(o, "exit_signal", json_object_new_int(r->exit_signal));
 	json_object_object_add(o, "reason", json_object_new_string(r->reason));
@@ -200,6 +204,13 @@ int vmm_run_load(const struct vmm_env *env, const char *name, struct vmm_run *r)
 			a->bdev_created = jbool(e, "bdev_created");
 			a->added = jbool(e, "added");
 			r->n_disks = (unsigned)i + 1;
+		}
+	if (json_object_object_get_ex(o, "vfs", &arr) && json_object_is_type(arr, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(arr) && i < VMM_MAX_VFS; i++) {
+			if (vmm_vf_saved_from_json(json_object_array_get_idx(arr, i), &r->vfs[i],
+						   NULL, 0))
+				break;
+			r->n_vfs = (unsigned)i + 1;
 		}
 	r->exit_code = (int)jint(o, "exit_code", -1);
 	r->exit_signal = (int)jint(o, "exit_signal", -1);

@@ -397,11 +397,20 @@ def test_start_refused_nothing_leaks(vmm, vswitchd, blockd):
     assert set(ports(vswitchd)) == {"taken0"}
     assert blockd.rpc("export-list") == []
 
-    vmm.define(vmm.definition("bad", "", nics=[{"port": "ok0"}],
-                              vfs=[{"pf": "nosuchpf0", "vf": "any"}]))
-    r = vmm.run("start", "bad")
-    assert r.returncode == 1 and "vfs[0]" in r.stderr, r.stderr
-    assert set(ports(vswitchd)) == {"taken0"}
+    # A VF on a device without SR-IOV (a veth; this machine has no SR-IOV NIC).
+    veth = f"vsl-vf{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", veth, "type", "veth", "peer", "name", veth + "p"],
+                   check=True)
+    try:
+        vmm.define(vmm.definition("bad", "", nics=[{"port": "ok0"}],
+                                  vfs=[{"pf": veth, "vf": "any", "vlan": 10}]))
+        r = vmm.run("start", "bad")
+        assert r.returncode == 1 and f"vfs[0]: no SR-IOV support on {veth}" in r.stderr, r.stderr
+        assert set(ports(vswitchd)) == {"taken0"}
+        r = vmm.run("vf-list", veth)
+        assert r.returncode == 1 and f"no SR-IOV support on {veth}" in r.stderr
+    finally:
+        subprocess.run(["ip", "link", "delete", veth], capture_output=True)
 
     vmm.define(vmm.definition("bad", "", nics=[{"port": "ok0"}]))
     r = vmm.run("--vswitchd-socket", "/nonexistent/vs.sock", "start", "bad")
