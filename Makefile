@@ -227,7 +227,7 @@ asan: deps
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory O=$(O) all
-	$(Q)bash configs/demo/vessel-demo.sh $(O)
+	$(Q)KEEP=$(KEEP) bash configs/demo/vessel-demo.sh $(O)
 
 bench: bench-bins
 	$(Q)bash bench/run.sh $(O)

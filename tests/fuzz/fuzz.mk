@@ -12,3 +12,4 @@ FUZZ_COMPS_fuzz_lvm_thin := lvm blockdev common
 FUZZ_COMPS_fuzz_virtio_blk := blockdev common
 FUZZ_COMPS_fuzz_group_parse := vswitch vxlan sdn-agent common
 FUZZ_COMPS_fuzz_vxlan_decap := vxlan common
+FUZZ_COMPS_fuzz_vmm_def := vmm common
