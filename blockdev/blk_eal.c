@@ -9,7 +9,6 @@
  * gets its old affinity back afterwards. DPDK's log lines go through vsl_log
  * (module "dpdk"), as in vswitchd.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 
 #include "blk_vhost_blk.h"
 #include "blockdev.h"
+#include "vsl_dpdk.h"
 #include "vsl_log.h"
 
 VSL_LOG_MODULE(eal);
@@ -60,34 +60,6 @@ static long free_hugepages(void)
 	return n;
 }
 
-static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t len)
-{
-	static struct vsl_log_module dpdk_module = { .name = "dpdk", .level = -1 };
-	uint32_t lvl = rte_log_cur_msg_loglevel();
-	enum vsl_log_level level = lvl <= (uint32_t)RTE_LOG_ERR ? VSL_LOG_ERR
-				   : lvl == (uint32_t)RTE_LOG_WARNING ? VSL_LOG_WARN
-				   : lvl <= (uint32_t)RTE_LOG_INFO ? VSL_LOG_INFO : VSL_LOG_DBG;
-	size_t n = len;
-
-	(void)cookie;
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n)
-		vsl_log(&dpdk_module, level, "%.*s", (int)n, buf);
-	return (ssize_t)len;
-}
-
-static void log_redirect(void)
-{
-	static const cookie_io_functions_t fns = { .write = dpdk_log_write };
-	FILE *f = fopencookie(NULL, "w", fns);
-
-	if (f) {
-		setvbuf(f, NULL, _IOLBF, 0);
-		rte_openlog_stream(f);
-	}
-}
-
 /* "-l" list: the reactors' CPUs, or the first CPU we may use. */
 static void lcore_list(char *buf, size_t len)
 {
@@ -115,29 +87,6 @@ static void lcore_list(char *buf, size_t len)
 				snprintf(buf, len, "%d", c);
 				break;
 			}
-}
-
-/* The EAL's runtime directory is named after our pid: nobody else uses it. */
-static void remove_runtime_dir(void)
-{
-	const char *dir = rte_eal_get_runtime_dir();
-	char path[4096];
-	struct dirent *de;
-	DIR *dp;
-
-	if (!dir || !strstr(dir, "/vessel-blockd-"))
-		return;
-	dp = opendir(dir);
-	if (dp) {
-		while ((de = readdir(dp))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-		closedir(dp);
-	}
-	rmdir(dir);
 }
 
 int blk_eal_init(void)
@@ -173,13 +122,13 @@ int blk_eal_init(void)
 	argv[argc] = NULL;
 
 	have_affinity = sched_getaffinity(0, sizeof(saved), &saved) == 0;
-	log_redirect();
+	vsl_dpdk_log_redirect();
 	ret = rte_eal_init(argc, argv);
 	if (have_affinity && sched_setaffinity(0, sizeof(saved), &saved))
 		VSL_WARN("cannot restore the control thread's CPU affinity");
 	if (ret < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
-		remove_runtime_dir();
+		vsl_dpdk_remove_runtime_dir("/vessel-blockd-");
 		return -ENODEV;
 	}
 	eal_running = true;
@@ -201,6 +150,6 @@ void blk_eal_fini(void)
 	if (!eal_running)
 		return;
 	rte_eal_cleanup();
-	remove_runtime_dir();
+	vsl_dpdk_remove_runtime_dir("/vessel-blockd-");
 	eal_running = false;
 }

@@ -278,3 +278,47 @@ void vsl_log_rl(struct vsl_log_module *m, struct vsl_ratelimit *rl, enum vsl_log
 	vsl_log_va(m, level, fmt, ap);
 	va_end(ap);
 }
+
+/* ------------------------------------------------------------- log streams */
+
+struct log_stream {
+	struct vsl_log_module *m;
+	enum vsl_log_level (*level_fn)(void);
+};
+
+static ssize_t log_stream_write(void *cookie, const char *buf, size_t len)
+{
+	const struct log_stream *ls = cookie;
+	size_t n = len;
+
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n)
+		vsl_log(ls->m, ls->level_fn ? ls->level_fn() : VSL_LOG_INFO, "%.*s", (int)n, buf);
+	return (ssize_t)len;
+}
+
+static int log_stream_close(void *cookie)
+{
+	free(cookie);
+	return 0;
+}
+
+FILE *vsl_log_stream(struct vsl_log_module *m, enum vsl_log_level (*level_fn)(void))
+{
+	static const cookie_io_functions_t fns = { .write = log_stream_write,
+						   .close = log_stream_close };
+	struct log_stream *ls = malloc(sizeof(*ls));
+	FILE *f;
+
+	if (!ls)
+		return NULL;
+	*ls = (struct log_stream){ .m = m, .level_fn = level_fn };
+	f = fopencookie(ls, "w", fns);
+	if (!f) {
+		free(ls);
+		return NULL;
+	}
+	setvbuf(f, NULL, _IOLBF, 0);
+	return f;
+}

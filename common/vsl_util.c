@@ -1,6 +1,8 @@
 /* vsl_util.c — number parsing and small file-descriptor helpers. */
 #include "vsl_util.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -364,4 +366,23 @@ int vsl_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 		va_end(ap);
 	}
 	return ret;
+}
+
+int vsl_rmdir_flat(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *dp = opendir(dir);
+
+	if (dp) {
+		while ((de = readdir(dp))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) <
+			    sizeof(path))
+				unlink(path);
+		}
+		closedir(dp);
+	}
+	return rmdir(dir) ? -errno : 0;
 }

@@ -4,7 +4,6 @@
  * thread's loop with the JSON-RPC socket, and clean shutdown. Ports, bridge and
  * flow tables hang off it (vswitch/include/).
  */
-#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <rte_version.h>
 
 #include "vsl_daemon.h"
+#include "vsl_dpdk.h"
 #include "vsl_log.h"
 #include "vsl_util.h"
 #include "vswitch.h"
@@ -126,60 +126,6 @@ static int eal_args(const struct vsl_daemon_args *a, char **out, char *prefix, s
 	return n;
 }
 
-/* The EAL leaves its (empty, with --in-memory) runtime directory behind; ours
- * is named after our pid, so nobody else can be using it. */
-static void remove_runtime_dir(void)
-{
-	const char *dir = rte_eal_get_runtime_dir();
-	char path[4096];
-	DIR *dp;
-	struct dirent *de;
-
-	if (!dir || !strstr(dir, "/vessel-"))
-		return;
-	dp = opendir(dir);
-	if (dp) {
-		while ((de = readdir(dp))) {
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-		closedir(dp);
-	}
-	rmdir(dir);
-}
-
-/* DPDK's own log lines go through Vessel's logger (module "dpdk"), so they land
- * in --log-file with the same format and honour the same levels. */
-static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t len)
-{
-	static struct vsl_log_module dpdk_module = { .name = "dpdk", .level = -1 };
-	uint32_t lvl = rte_log_cur_msg_loglevel();
-	enum vsl_log_level level = lvl <= (uint32_t)RTE_LOG_ERR ? VSL_LOG_ERR
-				   : lvl == (uint32_t)RTE_LOG_WARNING ? VSL_LOG_WARN
-				   : lvl <= (uint32_t)RTE_LOG_INFO ? VSL_LOG_INFO : VSL_LOG_DBG;
-	size_t n = len;
-
-	(void)cookie;
-	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		n--;
-	if (n)
-		vsl_log(&dpdk_module, level, "%.*s", (int)n, buf);
-	return (ssize_t)len;
-}
-
-static void dpdk_log_redirect(void)
-{
-	static const cookie_io_functions_t fns = { .write = dpdk_log_write };
-	FILE *f = fopencookie(NULL, "w", fns);
-
-	if (f) {
-		setvbuf(f, NULL, _IOLBF, 0);
-		rte_openlog_stream(f);
-	}
-}
-
 static void vswitchd_info(struct json_object *info)
 {
 	json_object_object_add(info, "dpdk", json_object_new_string(rte_version()));
@@ -210,10 +156,10 @@ int main(int argc, char **argv)
 		VSL_ERR("too many EAL arguments");
 		goto err_daemon;
 	}
-	dpdk_log_redirect();
+	vsl_dpdk_log_redirect();
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
-		remove_runtime_dir();  /* the EAL may have created it before failing */
+		vsl_dpdk_remove_runtime_dir("/vessel-");  /* the EAL may have created it before failing */
 		goto err_daemon;
 	}
 	VSL_INFO("%s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
@@ -232,13 +178,13 @@ int main(int argc, char **argv)
 	sw_dp_fini();
 	vsl_daemon_fini(&d);
 	rte_eal_cleanup();
-	remove_runtime_dir();
+	vsl_dpdk_remove_runtime_dir("/vessel-");
 	return ret ? 1 : 0;
 
 err_eal:
 	vsl_daemon_fini(&d);
 	rte_eal_cleanup();
-	remove_runtime_dir();
+	vsl_dpdk_remove_runtime_dir("/vessel-");
 	return 1;
 err_daemon:
 	vsl_daemon_fini(&d);

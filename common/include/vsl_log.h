@@ -21,6 +21,7 @@
 #define VSL_LOG_H
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -91,5 +92,11 @@ void vsl_log_set_program(const char *program);
 int vsl_log_open_file(const char *path);
 /* Reopens the current log file (after rotation, on SIGHUP). */
 int vsl_log_reopen(void);
+
+/* A line-buffered stdio stream whose lines go to vsl_log() as module `m`, each
+ * at the level level_fn() returns when the line is written (NULL: info).
+ * Trailing newlines are dropped. For libraries that log to a FILE *, e.g.
+ * DPDK's rte_openlog_stream(). NULL on failure (errno set). */
+FILE *vsl_log_stream(struct vsl_log_module *m, enum vsl_log_level (*level_fn)(void));
 
 #endif /* VSL_LOG_H */

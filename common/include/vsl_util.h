@@ -70,4 +70,8 @@ int vsl_read_file(const char *path, size_t max_len, char **buf, size_t *len);
  * unchanged. */
 int vsl_write_file_atomic(const char *path, const void *buf, size_t len, unsigned mode);
 
+/* Removes a directory and the files directly in it (not recursive: a
+ * subdirectory makes the final rmdir fail). Returns 0 or -errno of rmdir. */
+int vsl_rmdir_flat(const char *dir);
+
 #endif /* VSL_UTIL_H */

@@ -266,6 +266,38 @@ static void test_line_format(void **state)
 	assert_int_equal(st.st_mode & 0137, 0);  /* created 0640 (minus umask) */
 }
 
+static enum vsl_log_level stream_level;
+
+static enum vsl_log_level stream_level_fn(void)
+{
+	return stream_level;
+}
+
+/* A FILE * from vsl_log_stream: one log line per written line, at the level
+ * the callback gives when the line is flushed, trailing newlines dropped, and
+ * lines below the module's level filtered like any other. */
+static void test_log_stream(void **state)
+{
+	static struct vsl_log_module lib = { .name = "lib", .level = -1 };
+	FILE *f = vsl_log_stream(&lib, stream_level_fn);
+	char *text;
+
+	(void)state;
+	assert_non_null(f);
+	stream_level = VSL_LOG_ERR;
+	fprintf(f, "first %d\n", 1);
+	stream_level = VSL_LOG_DBG;          /* below the default level: dropped */
+	fprintf(f, "hidden\n");
+	stream_level = VSL_LOG_WARN;
+	fprintf(f, "second\r\n");
+	fclose(f);
+	text = slurp(log_file, NULL);
+	assert_int_equal(count_lines(text), 2);
+	assert_non_null(strstr(nth_line(text, 0), "|lib|ERR|first 1\n"));
+	assert_non_null(strstr(nth_line(text, 1), "|lib|WARN|second\n"));
+	free(text);
+}
+
 static void test_line_per_call(void **state)
 {
 	char *text;
@@ -473,6 +505,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_level_parse),
+		cmocka_unit_test_setup_teardown(test_log_stream, setup_file, teardown_file),
 		cmocka_unit_test(test_level_name),
 		cmocka_unit_test_setup_teardown(test_default_level_is_info, setup_file, teardown_file),
 		cmocka_unit_test_setup_teardown(test_module_override_wins, setup_file, teardown_file),

@@ -495,6 +495,31 @@ static int group_setup(void **state)
 	return mkdtemp(tmp_dir) == NULL ? -1 : 0;
 }
 
+/* vsl_rmdir_flat removes the files in a directory, then the directory; a
+ * subdirectory makes it fail with rmdir's errno, a missing one with ENOENT. */
+static void test_rmdir_flat(void **state)
+{
+	char dir[256], path[300];
+
+	(void)state;
+	tmp_path(dir, sizeof(dir), "flat");
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		assert_int_equal(vsl_write_file_atomic(path, "x", 1, 0600), 0);
+	}
+	assert_int_equal(vsl_rmdir_flat(dir), 0);
+	assert_int_equal(access(dir, F_OK), -1);
+	assert_int_equal(vsl_rmdir_flat(dir), -ENOENT);
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(vsl_rmdir_flat(dir), -ENOTEMPTY);
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(vsl_rmdir_flat(dir), 0);
+}
+
 static int group_teardown(void **state)
 {
 	(void)state;
@@ -516,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_write_file_atomic),
 		cmocka_unit_test(test_write_file_atomic_relative),
 		cmocka_unit_test(test_macros),
+		cmocka_unit_test(test_rmdir_flat),
 	};
 
 	return cmocka_run_group_tests_name("vsl_util", tests, group_setup, group_teardown);
