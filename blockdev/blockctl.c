@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "vsl_cli.h"
+#include "vsl_util.h"
 
 static const char *prog = "blockctl";
 
@@ -251,27 +252,85 @@ static void print_created(struct json_object *r)
 
 /* ------------------------------------------------------------------ raid */
 
-/* raid-create NAME key=value...: members=a,b,c becomes a JSON array. */
+/* raid-create in either form:
+ *   raid-create --level 0|1 [--strip-size S] [--region-size S] [--rebuild-rate R]
+ *               [--assume-clean] NAME MEMBER...            (mdadm-like)
+ *   raid-create NAME level=0|1 members=A,B[,...] [key=value...]
+ * Both become {name, level, members: [...], ...}. */
 static int build_raid_create(int argc, char **argv, struct json_object **params)
 {
-	struct json_object *m, *arr;
+	static const struct { const char *opt, *key; bool flag; } opts[] = {
+		{ "--level", "level", false },         { "--strip-size", "strip_size", false },
+		{ "--region-size", "region_size", false }, { "--rebuild-rate", "rebuild_rate", false },
+		{ "--assume-clean", "assume_clean", true },
+	};
+	char *kv[32], kvbuf[32][128];
+	const char *name = NULL;
+	struct json_object *m, *arr = NULL;
+	int nkv = 0;
 
-	*params = json_object_new_object();
-	json_object_object_add(*params, "name", json_object_new_string(argv[0]));
-	if (vsl_cli_kv_params(prog, argc - 1, argv + 1, *params))
-		goto err;
-	if (json_object_object_get_ex(*params, "members", &m) &&
-	    json_object_is_type(m, json_type_string)) {
-		char buf[1024], *save = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		size_t k;
 
-		snprintf(buf, sizeof(buf), "%s", json_object_get_string(m));
-		arr = json_object_new_array();
-		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			json_object_array_add(arr, json_object_new_string(t));
-		json_object_object_add(*params, "members", arr);
+		if (a[0] == '-') {
+			for (k = 0; k < VSL_ARRAY_SIZE(opts) && strcmp(a, opts[k].opt); k++)
+				;
+			if (k == VSL_ARRAY_SIZE(opts)) {
+				fprintf(stderr, "%s: raid-create: unknown option '%s'\n", prog, a);
+				return -EINVAL;
+			}
+			if (!opts[k].flag && i + 1 >= argc) {
+				fprintf(stderr, "%s: raid-create: %s needs a value\n", prog, a);
+				return -EINVAL;
+			}
+			if (nkv == (int)VSL_ARRAY_SIZE(kv))
+				return -E2BIG;
+			snprintf(kvbuf[nkv], sizeof(kvbuf[nkv]), "%s=%s", opts[k].key,
+				 opts[k].flag ? "true" : argv[++i]);
+			kv[nkv] = kvbuf[nkv];
+			nkv++;
+		} else if (strchr(a, '=')) {
+			if (nkv == (int)VSL_ARRAY_SIZE(kv))
+				return -E2BIG;
+			kv[nkv++] = argv[i];
+		} else if (!name) {
+			name = a;
+		} else {
+			if (!arr)
+				arr = json_object_new_array();
+			json_object_array_add(arr, json_object_new_string(a));
+		}
 	}
+	if (!name) {
+		fprintf(stderr, "%s: raid-create: missing NAME\n", prog);
+		json_object_put(arr);
+		return -EINVAL;
+	}
+	*params = json_object_new_object();
+	json_object_object_add(*params, "name", json_object_new_string(name));
+	if (vsl_cli_kv_params(prog, nkv, kv, *params))
+		goto err;
+	if (json_object_object_get_ex(*params, "members", &m)) {
+		if (arr) {
+			fprintf(stderr, "%s: raid-create: give members either as MEMBER... or "
+				"members=A,B, not both\n", prog);
+			goto err;
+		}
+		if (json_object_is_type(m, json_type_string)) {
+			char buf[1024], *save = NULL;
+
+			snprintf(buf, sizeof(buf), "%s", json_object_get_string(m));
+			arr = json_object_new_array();
+			for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				json_object_array_add(arr, json_object_new_string(t));
+		}
+	}
+	if (arr)
+		json_object_object_add(*params, "members", arr);
 	return 0;
 err:
+	json_object_put(arr);
 	json_object_put(*params);
 	*params = NULL;
 	return -EINVAL;
@@ -830,9 +889,10 @@ int main(int argc, char **argv)
 		  build_image_info, print_image_info },
 		{ "image-resize", "BDEV|PATH SIZE", "grow an image (a bdev must not be exported)", 2,
 		  2, "image-resize", build_image_resize, NULL },
-		{ "raid-create", "NAME level=0|1 members=A,B[,...] [key=value...]",
-		  "create or assemble a RAID set (strip_size=128K region_size=64M rebuild_rate=100M "
-		  "assume_clean=true)", 3, -1, "raid-create", build_raid_create, print_raid },
+		{ "raid-create", "--level 0|1 [--strip-size S] [--region-size S] [--rebuild-rate R] "
+		  "[--assume-clean] NAME MEMBER... | NAME level=0|1 members=A,B[,...] [key=value...]",
+		  "create or assemble a RAID set (defaults: strip size 128K, bitmap region 64M, "
+		  "rebuild rate 100M/s)", 2, -1, "raid-create", build_raid_create, print_raid },
 		{ "raid-status", "[NAME]", "RAID sets, members, bitmap and rebuild progress", 0, 1,
 		  "raid-status", build_name, print_raid },
 		{ "raid-fail", "NAME MEMBER", "mark a RAID1 member failed", 2, 2, "raid-fail",

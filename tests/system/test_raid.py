@@ -379,6 +379,21 @@ def test_blockctl_and_config_replay(start_blockd, rundir):
         r.stdout + r.stderr
     r = d.ctl("raid-create", "r9", "level=0", "members=a,zz")
     assert r.returncode == 1 and "claimed by r0" in r.stderr, r.stderr
+    # The mdadm-like form: options, then NAME MEMBER...; bad options are usage errors.
+    files(d, rundir, ["c", "e"])
+    r = d.ctl("raid-create", "--level", "1", "--region-size", "1M", "--assume-clean",
+              "r1", "c", "e")
+    assert r.returncode == 0 and "RAID1" in r.stdout, r.stdout + r.stderr
+    st = d.rpc("raid-status", {"name": "r1"})[0]
+    assert st["raid_level"] == 1 and [m["name"] for m in st["members"]] == ["c", "e"], st
+    for bad, words in ((["--levl", "1", "x", "c"], "unknown option '--levl'"),
+                       (["x", "--level"], "--level needs a value"),
+                       (["--level", "1", "x", "c", "members=e"], "not both")):
+        r = d.ctl("raid-create", *bad)
+        assert r.returncode == 2 and words in r.stderr, (bad, r.stderr)
+    assert d.ctl("raid-stop", "r1").returncode == 0
+    for n in ("c", "e"):
+        d.rpc("bdev-delete", {"name": n})
     r = d.ctl("--json", "raid-status")
     assert json.loads(r.stdout)[0]["name"] == "r0"
     r = d.ctl("raid-fail", "r0", "a")
