@@ -157,6 +157,9 @@ int vmm_qmp_exec(struct vmm_qmp *q, const char *cmd, struct json_object *args,
 /* Reads what is available without blocking and dispatches events. Returns 0,
  * or -ECONNRESET once QEMU closed the socket. */
 int vmm_qmp_poll(struct vmm_qmp *q);
+/* Reads and dispatches everything QEMU has written so far (until EAGAIN or
+ * end of stream). 0, or -errno (-ECONNRESET at end of stream). */
+int vmm_qmp_drain(struct vmm_qmp *q);
 
 /* ------------------------------------------------------------ vmm_qemu.c */
 

@@ -179,26 +179,37 @@ int vmm_qmp_exec(struct vmm_qmp *q, const char *cmd, struct json_object *args,
 	return ret;
 }
 
+static void dispatch_lines(struct vmm_qmp *q)
+{
+	for (;;) {
+		bool have;
+		struct json_object *o = take_line(q, &have);
+
+		if (!have)
+			break;
+		if (o)
+			dispatch_event(q, o);   /* stray replies are ignored */
+		json_object_put(o);
+	}
+}
+
 int vmm_qmp_poll(struct vmm_qmp *q)
+{
+	int ret = fill(q, 0);
+
+	dispatch_lines(q);
+	return ret == -EAGAIN ? 0 : ret;
+}
+
+int vmm_qmp_drain(struct vmm_qmp *q)
 {
 	int ret;
 
 	do {
 		ret = fill(q, 0);
-		if (ret == -EAGAIN)
-			ret = 0;
-		for (;;) {
-			bool have;
-			struct json_object *o = take_line(q, &have);
-
-			if (!have)
-				break;
-			if (o)
-				dispatch_event(q, o);   /* stray replies are ignored */
-			json_object_put(o);
-		}
-	} while (0);
-	return ret;
+		dispatch_lines(q);
+	} while (ret == 0);
+	return ret == -EAGAIN ? 0 : ret;
 }
 
 struct vmm_qmp *vmm_qmp_connect(const char *path, int timeout_ms, vmm_qmp_event_fn fn,

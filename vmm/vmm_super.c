@@ -262,6 +262,15 @@ static void on_pidfd(struct vsl_loop *loop, int fd, uint32_t events, void *arg)
 	if (!reap(s))
 		return;
 	vsl_loop_del_fd(loop, fd);
+	/* The pidfd and QMP may become readable in the same loop iteration, the
+	 * pidfd first: read the events QEMU wrote before exiting (SHUTDOWN and its
+	 * reason) before deciding whether it stopped or crashed. */
+	if (s->qmp) {
+		vmm_qmp_drain(s->qmp);
+		vsl_loop_del_fd(loop, vmm_qmp_fd(s->qmp));
+		vmm_qmp_close(s->qmp);
+		s->qmp = NULL;
+	}
 	finish(s);
 	vsl_loop_stop(loop);
 }

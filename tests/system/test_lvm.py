@@ -292,7 +292,9 @@ def test_thin_pool_snapshot_nbd_restart(start_blockd, rundir):
     d = start_blockd(args=["--reactors", "2"])
     files(d, rundir, ["a", "b"])
     ctl(d, "vgcreate", "-s", "1M", "vt", "a", "b")
-    pool = ctlj(d, "lvcreate", "--thinpool", "pool", "-L", "48M", "--chunksize", "64K", "vt")
+    # 64M: room for the worst case of the busy snapshots below (each may copy
+    # fio's whole 8M region) on a fast machine.
+    pool = ctlj(d, "lvcreate", "--thinpool", "pool", "-L", "64M", "--chunksize", "64K", "vt")
     assert pool["type"] == "thin-pool" and pool["chunk_size"] == 65536
     assert pool["data_percent"] == 0
     t1 = ctlj(d, "lvcreate", "-V", "96M", "--thin", "vt/pool", "-n", "t1")

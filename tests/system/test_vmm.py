@@ -150,10 +150,11 @@ def alive(pid):
         return False
 
 
-def wait_until(cond, timeout, what):
+def wait_until(cond, timeout, what, diag=None):
     end = time.monotonic() + timeout
     while not cond():
-        assert time.monotonic() < end, f"timed out waiting for {what}"
+        assert time.monotonic() < end, \
+            f"timed out waiting for {what}" + (f": {diag()}" if diag else "")
         time.sleep(0.2)
 
 
@@ -286,7 +287,8 @@ def test_lifecycle_pause_resume_stop(vmm, vswitchd):
     d["initrd"] = str(vmm.paths.initrd)                      # no /test.sh: powers off
     vmm.define(d)
     vmm.run("start", "life", check=True)
-    wait_until(lambda: vmm.status("life")["state"] == "stopped", 60, "guest power-off")
+    wait_until(lambda: vmm.status("life")["state"] == "stopped", 60, "guest power-off",
+               diag=lambda: (vmm.status("life"), vmm.console("life")[-2000:]))
     assert vmm.status("life")["reason"] == "the guest powered off"
     assert ports(vswitchd) == {}
     vmm.run("undefine", "life", check=True)
