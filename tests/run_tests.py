@@ -8,6 +8,7 @@ short fuzz runs (libFuzzer), with one closing line "N passed, N failed[, N skipp
 Exits 1 when anything failed. Run through `make test` (which builds first).
 """
 import argparse
+import concurrent.futures
 import glob
 import os
 import re
@@ -135,7 +136,8 @@ def run_fuzz(build, env, tally, seconds):
     os.makedirs(artifacts, exist_ok=True)
     fenv = dict(env)
     fenv.setdefault("ASAN_OPTIONS", "detect_leaks=1")
-    for binpath in bins:
+
+    def one(binpath):
         name = os.path.basename(binpath)
         seeds = os.path.join(REPO, "tests", "fuzz", "corpus", name[len("fuzz_"):])
         work = tempfile.mkdtemp(prefix=f"vessel-{name}-")
@@ -146,15 +148,21 @@ def run_fuzz(build, env, tally, seconds):
         t0 = time.monotonic()
         p = subprocess.run(cmd, capture_output=True, text=True, env=fenv,
                            timeout=seconds * 3 + 60)
-        runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", p.stderr)
         shutil.rmtree(work, ignore_errors=True)
-        if p.returncode != 0:
-            sys.stdout.write(p.stderr[-6000:])
-            tally.add("fail", f"fuzz/{name}: exit {p.returncode}")
-        else:
-            print(f"      {name}: {runs.group(1) if runs else '?'} inputs in "
-                  f"{time.monotonic() - t0:.0f}s", flush=True)
-            tally.add("pass", f"fuzz/{name}")
+        return name, p, time.monotonic() - t0
+
+    # Each target is single-threaded: run as many at once as there are CPUs.
+    jobs = max(1, min(len(bins), os.cpu_count() or 1))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as ex:
+        for name, p, dt in ex.map(one, bins):
+            runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", p.stderr)
+            if p.returncode != 0:
+                sys.stdout.write(p.stderr[-6000:])
+                tally.add("fail", f"fuzz/{name}: exit {p.returncode}")
+            else:
+                print(f"      {name}: {runs.group(1) if runs else '?'} inputs in "
+                      f"{dt:.0f}s", flush=True)
+                tally.add("pass", f"fuzz/{name}")
 
 
 def main():
