@@ -98,10 +98,15 @@ def vub_export(d, rundir, bdev, **kw):
     return sock
 
 
+def guest_on(paths, tmp_path, tag, sock, script):
+    return guest.Guest(script=script, timeout=BOOT_TIMEOUT, accel="tcg", paths=paths,
+                       workdir=tmp_path / tag, extra_qemu_args=guest.vhost_user_blk_args(sock),
+                       shared_memory=True)
+
+
 def boot(paths, tmp_path, tag, sock, script):
-    res = guest.boot(script=script, timeout=BOOT_TIMEOUT, accel="tcg", paths=paths,
-                     workdir=tmp_path / tag, extra_qemu_args=guest.vhost_user_blk_args(sock),
-                     shared_memory=True)
+    with guest_on(paths, tmp_path, tag, sock, script) as g:
+        res = g.wait()
     assert res.ok, res.describe()
     return res.script_output()
 
@@ -203,21 +208,26 @@ def test_guests_on_thin_lv_and_snapshot(guest_paths, start_blockd, rundir, tmp_p
     assert lv["snap"]["origin"] == "root" and lv["snap"]["mapped_chunks"] == mapped0, lv
     assert 0 < used0 == mapped0, lv          # all shared, nothing copied yet
 
-    # The first guest again: its changes stay on the origin.
-    sock = vub_export(d, rundir, "vgg-root")
-    after = sums(boot(guest_paths, tmp_path, "change", sock, CHANGE))
+    # The first guest again, on the origin, and at the same time a second
+    # guest on the snapshot (read-only export): the first one's writes copy
+    # shared chunks while the second reads them.
+    s_root = vub_export(d, rundir, "vgg-root")
+    s_snap = vub_export(d, rundir, "vgg-snap", readonly=True)
+    with guest_on(guest_paths, tmp_path, "change", s_root, CHANGE) as g1, \
+            guest_on(guest_paths, tmp_path, "snap", s_snap, READ) as g2:
+        r1, r2 = g1.wait(), g2.wait()
+    assert r1.ok, r1.describe()
+    assert r2.ok, r2.describe()
+    after = sums(r1.script_output())
     assert sorted(after) == ["f0", "f1", "f3", "f4", "f5", "f6", "f7", "new"], after
     assert after["f0"] != before["f0"] and after["f1"] != before["f1"], (before, after)
     for f in ("f3", "f4", "f5", "f6", "f7"):
         assert after[f] == before[f], f
-    unexport(d, "vgg-root")
-
-    # The second guest, on the snapshot (read-only): the data as of the snapshot.
-    sock = vub_export(d, rundir, "vgg-snap", readonly=True)
-    out = boot(guest_paths, tmp_path, "snap", sock, READ)
+    out = r2.script_output()
     assert "RO 1" in out, out
     assert sums(out) == before, out
     assert export_info(d, "vgg-snap")["stats"]["write"] == 0
+    unexport(d, "vgg-root")
     unexport(d, "vgg-snap")
 
     # Pool usage: every chunk where the LVs now differ needed a chunk of its
@@ -251,6 +261,14 @@ def test_guests_on_thin_lv_and_snapshot(guest_paths, start_blockd, rundir, tmp_p
 # ---------------------------------------------------------------------------
 # 2. fio verify on two LVs while a third comes and goes
 
+def churn_io(uri, *cmds):
+    args = ["qemu-io", "-f", "raw", uri]
+    for c in cmds:
+        args += ["-c", c]
+    r = run(args, timeout=60)
+    assert r.returncode == 0 and "failed" not in r.stdout + r.stderr, r.stdout + r.stderr
+
+
 def fio_job(uri, size, offset="0"):
     return subprocess.Popen(
         ["fio", "--name=v", "--ioengine=nbd", f"--uri={uri}", "--rw=randwrite",
@@ -270,7 +288,7 @@ def fio_result(p):
 
 
 def test_fio_verify_during_lv_churn_and_restart(start_blockd, rundir):
-    need("fio", "qemu-img")
+    need("fio", "qemu-img", "qemu-io")
     d = start_blockd(args=["--reactors", "2"])
     for n in ("a", "b"):
         p = os.path.join(rundir, n + ".img")
@@ -300,6 +318,12 @@ def test_fio_verify_during_lv_churn_and_restart(start_blockd, rundir):
             ctl(d, "lvextend", "-L", "+4M", "vc/churn")
             size = lvs(d, "vc")["churn"]["size"]
             assert size == (12 if thin else 8) * MB, size
+            # Its extents or chunks are its own: a pattern over all of it
+            # (fio would see it if they overlapped lin's or thin's).
+            pat = 0x30 + rounds % 64
+            churn_io(nbd_export(d, rundir, "vc-churn"), f"read -P 0 0 {size}",
+                     f"write -P {pat} 0 {size}", f"read -P {pat} 0 {size}")
+            d.rpc("export-remove", {"name": "vc-churn"})
             ctl(d, "lvremove", "vc/churn")
             rounds += 1
     finally:
