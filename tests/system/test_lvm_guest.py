@@ -275,7 +275,7 @@ def fio_job(uri, size, offset="0"):
          f"--offset={offset}",
          "--bs=4k", "--bsrange=4k-64k", "--iodepth=8", f"--size={size}",
          "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
-         "--loops=4", "--output-format=json"],
+         "--loops=8", "--output-format=json"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -307,9 +307,10 @@ def test_fio_verify_during_lv_churn_and_restart(start_blockd, rundir):
     jobs = [fio_job(ulin, "16M", offset="56M"), fio_job(uthin, "16M", offset="8M")]
     # A third LV, linear or thin in turn, created, extended (while in use by
     # nothing) and removed, as long as both fio jobs run.
-    rounds = 0
+    rounds = overlapped = 0
     try:
         while all(j.poll() is None for j in jobs) or rounds < 2:
+            overlapped += all(j.poll() is None for j in jobs)
             thin = rounds % 2 == 1
             if thin:
                 ctl(d, "lvcreate", "-V", "8M", "--thin", "vc/pool", "-n", "churn")
@@ -328,9 +329,10 @@ def test_fio_verify_during_lv_churn_and_restart(start_blockd, rundir):
             rounds += 1
     finally:
         results = [fio_result(j) for j in jobs]
-    assert rounds >= 2
+    # Whole rounds ran under both jobs (each loop writes then verifies 16M).
+    assert overlapped >= 2, (rounds, overlapped)
     for r in results:
-        assert r["write"]["io_bytes"] >= 64 * MB and r["read"]["io_bytes"] >= 16 * MB, r
+        assert r["write"]["io_bytes"] >= 128 * MB and r["read"]["io_bytes"] >= 128 * MB, r
     assert ctlj(d, "vgs", "vc")[0]["free"] == free0
     assert set(lvs(d, "vc")) == {"lin", "thin", "pool", "pool_tdata", "pool_tmeta"}
     hashes = {u: hashlib.sha256(nbd_image(u, os.path.join(rundir, "x.raw"))).hexdigest()
