@@ -94,7 +94,9 @@ def guest_paths():
 
 def vub_export(d, rundir, bdev, **kw):
     sock = os.path.join(rundir, f"{bdev}.vhost")
-    d.rpc("export-add", dict({"bdev": bdev, "type": "vhost-user-blk", "socket": sock}, **kw))
+    # The first one starts DPDK's EAL: slow under load and sanitizers.
+    d.rpc("export-add", dict({"bdev": bdev, "type": "vhost-user-blk", "socket": sock}, **kw),
+          timeout=60)
     return sock
 
 
