@@ -31,6 +31,7 @@ VSL_LOG_MODULE(eal);
 enum { MIN_FREE_HUGEPAGES = 128, DEFAULT_MEM_MB = 256 };
 
 static bool eal_running;
+static FILE *eal_log;       /* DPDK's log stream, closed after rte_eal_cleanup() */
 static bool cfg_no_huge;
 static unsigned cfg_mem_mb = DEFAULT_MEM_MB;
 
@@ -122,13 +123,15 @@ int blk_eal_init(void)
 	argv[argc] = NULL;
 
 	have_affinity = sched_getaffinity(0, sizeof(saved), &saved) == 0;
-	vsl_dpdk_log_redirect();
+	eal_log = vsl_dpdk_log_redirect();
 	ret = rte_eal_init(argc, argv);
 	if (have_affinity && sched_setaffinity(0, sizeof(saved), &saved))
 		VSL_WARN("cannot restore the control thread's CPU affinity");
 	if (ret < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		vsl_dpdk_remove_runtime_dir("/vessel-blockd-");
+		vsl_dpdk_log_close(eal_log);
+		eal_log = NULL;
 		return -ENODEV;
 	}
 	eal_running = true;
@@ -151,5 +154,7 @@ void blk_eal_fini(void)
 		return;
 	rte_eal_cleanup();
 	vsl_dpdk_remove_runtime_dir("/vessel-blockd-");
+	vsl_dpdk_log_close(eal_log);
+	eal_log = NULL;
 	eal_running = false;
 }

@@ -140,6 +140,7 @@ int main(int argc, char **argv)
 	struct vsl_daemon d;
 	char *eal_argv[EAL_MAX_ARGS + 1];
 	char prefix[64];
+	FILE *eal_log;
 	int eal_argc, ret;
 
 	ret = vsl_daemon_parse_args(&args, "vswitchd", "Vessel virtual switch (DPDK data path).",
@@ -156,10 +157,11 @@ int main(int argc, char **argv)
 		VSL_ERR("too many EAL arguments");
 		goto err_daemon;
 	}
-	vsl_dpdk_log_redirect();
+	eal_log = vsl_dpdk_log_redirect();
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		VSL_ERR("DPDK EAL initialisation failed: %s", rte_strerror(rte_errno));
 		vsl_dpdk_remove_runtime_dir("/vessel-");  /* the EAL may have created it before failing */
+		vsl_dpdk_log_close(eal_log);
 		goto err_daemon;
 	}
 	VSL_INFO("%s: %u lcore(s), %s", rte_version(), rte_lcore_count(),
@@ -179,12 +181,14 @@ int main(int argc, char **argv)
 	vsl_daemon_fini(&d);
 	rte_eal_cleanup();
 	vsl_dpdk_remove_runtime_dir("/vessel-");
+	vsl_dpdk_log_close(eal_log);
 	return ret ? 1 : 0;
 
 err_eal:
 	vsl_daemon_fini(&d);
 	rte_eal_cleanup();
 	vsl_dpdk_remove_runtime_dir("/vessel-");
+	vsl_dpdk_log_close(eal_log);
 	return 1;
 err_daemon:
 	vsl_daemon_fini(&d);

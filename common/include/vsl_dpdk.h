@@ -24,14 +24,25 @@ static inline enum vsl_log_level vsl_dpdk_log_level(void)
 
 /* DPDK's own log lines go through Vessel's logger (module "dpdk"), so they
  * land in --log-file with the same format and honour the same levels. Call
- * before rte_eal_init(). */
-static inline void vsl_dpdk_log_redirect(void)
+ * before rte_eal_init(); returns the stream (NULL: DPDK keeps stderr), which
+ * vsl_dpdk_log_close() closes after rte_eal_cleanup() (the EAL does not). */
+static inline FILE *vsl_dpdk_log_redirect(void)
 {
 	static struct vsl_log_module dpdk_module = { .name = "dpdk", .level = -1 };
 	FILE *f = vsl_log_stream(&dpdk_module, vsl_dpdk_log_level);
 
 	if (f)
 		rte_openlog_stream(f);
+	return f;
+}
+
+/* DPDK back on stderr, the stream from vsl_dpdk_log_redirect() closed. */
+static inline void vsl_dpdk_log_close(FILE *f)
+{
+	if (!f)
+		return;
+	rte_openlog_stream(NULL);
+	fclose(f);
 }
 
 /* The EAL leaves its (empty, with --in-memory) runtime directory behind.

@@ -319,12 +319,15 @@ def test_thin_pool_snapshot_nbd_restart(start_blockd, rundir):
             "read -P 0x45 50M 4k")
     fio_verify(s2, "vt-t2", "16M", extra=("--offset=16M",))
     # Snapshots taken and removed while fio writes and verifies: writes to
-    # the origin wait for each snapshot, none is lost or torn.
+    # the origin wait for each snapshot, none is lost or torn. The region is
+    # small enough for the pool to hold a copy of it per snapshot (349 chunks
+    # used before, 64 for the region, 3 x 64 copies: < 768); with 8M a fast
+    # fio filled the 48M pool and got ENOSPC.
     fio = subprocess.Popen(
         ["fio", "--name=v", "--ioengine=nbd", f"--uri={uri(s2, 'vt-t2')}", "--rw=randwrite",
-         "--bs=4k", "--bsrange=4k-16k", "--iodepth=16", "--size=8M", "--offset=40M",
+         "--bs=4k", "--bsrange=4k-16k", "--iodepth=16", "--size=4M", "--offset=40M",
          "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0",
-         "--loops=40"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--loops=80"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for i in range(3):
         time.sleep(0.3)
         ctl(d, "lvcreate", "-s", "vt/t2", "-n", f"busy{i}")
