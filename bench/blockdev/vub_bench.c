@@ -19,7 +19,7 @@
  *   vub_bench --socket PATH --bad addr|range|loop
  *             sends one malformed request (a buffer outside the shared memory,
  *             a sector past the end, a descriptor loop) and reports what came
- *             back within 2 s: {"bad": ..., "completed": bool, "status": N}.
+ *             back within 2 s (--wait S): {"bad": ..., "completed": bool, "status": N}.
  */
 #include <stddef.h>
 #include <errno.h>
@@ -250,10 +250,11 @@ int main(int argc, char **argv)
 		{ "socket", 1, NULL, 's' }, { "rw", 1, NULL, 'w' }, { "bs", 1, NULL, 'b' },
 		{ "qd", 1, NULL, 'q' }, { "queues", 1, NULL, 'Q' }, { "runtime", 1, NULL, 't' },
 		{ "pid", 1, NULL, 'p' }, { "label", 1, NULL, 'l' }, { "verify", 0, NULL, 'v' },
-		{ "bad", 1, NULL, 'B' },
+		{ "bad", 1, NULL, 'B' }, { "wait", 1, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *rw = NULL, *label = "server", *bad = NULL;
+	double bad_wait_s = 2;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vq vqs[MAX_QUEUES] = { 0 };
 	size_t ring_bytes, used_off, per_q, total;
@@ -275,6 +276,7 @@ int main(int argc, char **argv)
 		case 'l': label = optarg; break;
 		case 'v': verify = true; break;
 		case 'B': bad = optarg; rw = "read"; break;
+		case 'W': bad_wait_s = atof(optarg); break;
 		default: usage();
 		}
 	}
@@ -398,7 +400,7 @@ int main(int argc, char **argv)
 
 	if (bad) {
 		struct vq *q = &vqs[0];
-		uint64_t end = now_ns() + 2000000000ull;
+		uint64_t end = now_ns() + (uint64_t)(bad_wait_s * 1e9);
 		bool completed = false;
 
 		submit(q, 0, 0, false, now_ns());
@@ -411,8 +413,11 @@ int main(int argc, char **argv)
 		else
 			usage();
 		publish(q);
-		while (now_ns() < end && !completed)
+		while (now_ns() < end && !completed) {
 			completed = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) != 0;
+			if (!completed)
+				usleep(200);    /* leave the CPU to the back end */
+		}
 		printf("{\"bad\":\"%s\",\"completed\":%s,\"status\":%d}\n", bad,
 		       completed ? "true" : "false", completed ? q->reqs[0].status : -1);
 		return 0;
