@@ -46,7 +46,18 @@ class Raw:
     def __init__(self, path, timeout=5.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        # With a timeout the socket is non-blocking, and a unix socket whose
+        # listen backlog is full answers EAGAIN instead of waiting: a daemon
+        # accepting slowly (a loaded machine) is not an error, so retry.
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.timeout = timeout
         self.buf = b""
 
