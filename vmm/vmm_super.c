@@ -380,7 +380,10 @@ static int rpc_vm_status(struct vsl_rpc_call *call, struct json_object *params)
 }
 VSL_RPC_REGISTER("vm-status", rpc_vm_status, "the VM's state, QEMU pid, ports and disks")
 
-static int rpc_vm_pause(struct vsl_rpc_call *call, struct json_object *params)
+/* pause, resume and reboot: a running or paused guest, one QMP command (and
+ * `cont` after a reset of a paused guest: reboot means run it), new state. */
+static int qmp_lifecycle(struct vsl_rpc_call *call, struct json_object *params,
+			 const char *cmd, enum vmm_vm_state to)
 {
 	if (vsl_rpc_decode(call, params, NULL, 0, NULL))
 		return 0;
@@ -389,48 +392,31 @@ static int rpc_vm_pause(struct vsl_rpc_call *call, struct json_object *params)
 				    vmm_state_name(S->run->state));
 		return 0;
 	}
-	if (qmp_simple(call, "stop") <= 0)
+	if (qmp_simple(call, cmd) <= 0)
 		return 0;
-	set_state(S, VMM_ST_PAUSED);
+	if (!strcmp(cmd, "system_reset") && S->run->state == VMM_ST_PAUSED &&
+	    qmp_simple(call, "cont") <= 0)
+		return 0;
+	set_state(S, to);
 	vsl_rpc_reply(call, vmm_run_to_json(S->run));
 	return 0;
+}
+
+static int rpc_vm_pause(struct vsl_rpc_call *call, struct json_object *params)
+{
+	return qmp_lifecycle(call, params, "stop", VMM_ST_PAUSED);
 }
 VSL_RPC_REGISTER("vm-pause", rpc_vm_pause, "pause the guest's CPUs (QMP stop)")
 
 static int rpc_vm_resume(struct vsl_rpc_call *call, struct json_object *params)
 {
-	if (vsl_rpc_decode(call, params, NULL, 0, NULL))
-		return 0;
-	if (S->run->state != VMM_ST_RUNNING && S->run->state != VMM_ST_PAUSED) {
-		vsl_rpc_reply_errno(call, -EBUSY, "%s is %s", S->def->name,
-				    vmm_state_name(S->run->state));
-		return 0;
-	}
-	if (qmp_simple(call, "cont") <= 0)
-		return 0;
-	set_state(S, VMM_ST_RUNNING);
-	vsl_rpc_reply(call, vmm_run_to_json(S->run));
-	return 0;
+	return qmp_lifecycle(call, params, "cont", VMM_ST_RUNNING);
 }
 VSL_RPC_REGISTER("vm-resume", rpc_vm_resume, "resume a paused guest (QMP cont)")
 
 static int rpc_vm_reboot(struct vsl_rpc_call *call, struct json_object *params)
 {
-	if (vsl_rpc_decode(call, params, NULL, 0, NULL))
-		return 0;
-	if (S->run->state != VMM_ST_RUNNING && S->run->state != VMM_ST_PAUSED) {
-		vsl_rpc_reply_errno(call, -EBUSY, "%s is %s", S->def->name,
-				    vmm_state_name(S->run->state));
-		return 0;
-	}
-	if (qmp_simple(call, "system_reset") <= 0)
-		return 0;
-	/* A paused guest stays paused across a reset; reboot means run it. */
-	if (S->run->state == VMM_ST_PAUSED && qmp_simple(call, "cont") <= 0)
-		return 0;
-	set_state(S, VMM_ST_RUNNING);
-	vsl_rpc_reply(call, vmm_run_to_json(S->run));
-	return 0;
+	return qmp_lifecycle(call, params, "system_reset", VMM_ST_RUNNING);
 }
 VSL_RPC_REGISTER("vm-reboot", rpc_vm_reboot, "reset the guest (QMP system_reset)")
 
