@@ -86,7 +86,7 @@ $(O)/config.mk: Makefile
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags liburing libnl-3.0 libnl-route-3.0 json-c)"; \
 	   echo "PKG_LIBS := $$(pkg-config --libs liburing libnl-3.0 libnl-route-3.0 json-c) -lpthread -lm"; \
 	   echo "DPDK_CFLAGS := $$(pkg-config --cflags libdpdk)"; \
-	   echo "DPDK_LIBS := $$(pkg-config --libs libdpdk)"; \
+	   echo "DPDK_LIBS := $$(pkg-config --libs libdpdk) -lrte_net_vhost"; \
 	   echo "CMOCKA_CFLAGS := $$(pkg-config --cflags cmocka 2>/dev/null)"; \
 	   echo "CMOCKA_LIBS := $$(pkg-config --libs cmocka 2>/dev/null || echo -lcmocka)"; } > $@.tmp && mv $@.tmp $@
 

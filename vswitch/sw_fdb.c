@@ -161,15 +161,23 @@ int sw_fdb_learn_hint(struct sw_fdb *fdb, const struct sw_fdb_key *kp, int32_t p
 	return fdb_learn(fdb, kp, pos, ofport, mac_limit, now_s, &out);
 }
 
-int sw_fdb_learn_tun(struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan, uint16_t ofport,
-		     uint32_t mac_limit, uint32_t now_s, uint32_t tun)
+int sw_fdb_learn_tun(struct sw_fdb *fdb, struct sw_fdb_cache *c, const uint8_t mac[6],
+		     uint16_t vlan, uint16_t ofport, uint32_t mac_limit, uint32_t now_s,
+		     uint32_t tun)
 {
+	uint32_t gen = sw_fdb_generation(fdb);
 	struct sw_fdb_key k;
-	int32_t pos;
+	int32_t pos, hint;
+	bool hit;
 	int ret;
 
 	fdb_key(&k, mac, vlan);
-	ret = fdb_learn(fdb, &k, rte_hash_lookup(fdb->hash, &k), ofport, mac_limit, now_s, &pos);
+	hit = c && sw_fdb_cache_get(c, gen, &k, &hint);
+	if (!hit)
+		hint = rte_hash_lookup(fdb->hash, &k);
+	ret = fdb_learn(fdb, &k, hint, ofport, mac_limit, now_s, &pos);
+	if (c && pos >= 0 && (!hit || pos != hint))
+		sw_fdb_cache_put(c, gen, &k, pos);
 	/* Readers take the port first, then this: a MAC that just moved between
 	 * remotes may go to the old one for a packet or two. */
 	if (!ret && pos >= 0 && __atomic_load_n(&fdb->entries[pos].tun, __ATOMIC_RELAXED) != tun)

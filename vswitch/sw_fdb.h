@@ -150,9 +150,12 @@ static inline void sw_fdb_cache_put(struct sw_fdb_cache *c, uint32_t gen,
 }
 
 /* As sw_fdb_learn(), and records `tun` (a VXLAN remote VTEP's IPv4 address,
- * network order) as where the MAC lives behind ofport. */
-int sw_fdb_learn_tun(struct sw_fdb *fdb, const uint8_t mac[6], uint16_t vlan, uint16_t ofport,
-		     uint32_t mac_limit, uint32_t now_s, uint32_t tun);
+ * network order) as where the MAC lives behind ofport. With a PMD's position
+ * cache `c` (or NULL) the common case — a known MAC, same port and remote —
+ * costs no hash lookup. */
+int sw_fdb_learn_tun(struct sw_fdb *fdb, struct sw_fdb_cache *c, const uint8_t mac[6],
+		     uint16_t vlan, uint16_t ofport, uint32_t mac_limit, uint32_t now_s,
+		     uint32_t tun);
 /* The remote VTEP behind a hint from sw_fdb_lookup_bulk() (0: none). */
 uint32_t sw_fdb_pos_tun(const struct sw_fdb *fdb, int32_t pos);
 /* The remote VTEP recorded for (mac, vlan), 0 when none (control thread). */

@@ -163,6 +163,13 @@ struct sw_port {
 	bool vhost_server;
 	uint16_t port_id;             /* ethdev */
 	bool started;
+	struct rte_mempool *rx_pool;  /* the pool its rx queues fill from */
+	/* An ethdev of the net_vhost driver (type vhost-user, or type dpdk with
+	 * net_vhost devargs): PMDs drive the rte_vhost device vh_vid directly,
+	 * -1 while no front end is attached (sw_port_vhost.c). */
+	bool vhost;
+	int vh_vid;
+	uint16_t vh_pairs;            /* the front end's queue pairs (set before vh_vid) */
 	uint16_t ofport;
 	uint16_t n_rxq, n_txq;
 	uint32_t mtu;
@@ -182,6 +189,8 @@ struct sw_vport {
 	uint16_t ofport;
 	uint16_t n_txq;
 	bool txq_shared;              /* n_txq < PMDs: take txq_lock around tx */
+	bool vhost;                   /* rx/tx through rte_vhost on port->vh_vid */
+	struct rte_mempool *rx_pool;
 	bool poll;                    /* started and admin up */
 	struct sw_capture *capture;
 	struct sw_vtep *vtep;         /* a vxlan port (not polled; tx = encap) */
@@ -205,7 +214,7 @@ struct sw_view {
 	} pmd[SW_MAX_PMDS];
 };
 
-enum { SW_CPP_BUCKETS = 128, SW_CPP_BUCKET = 16 };
+enum { SW_CPP_BUCKETS = 256, SW_CPP_BUCKET = 8 };
 enum { SW_STAGE_RX, SW_STAGE_PARSE, SW_STAGE_PIPELINE, SW_STAGE_TX, SW_STAGE_N };
 #define SW_STAGE_MAX_CYCLES (1ull << 20)
 
@@ -323,6 +332,9 @@ void sw_port_del_all(void);
 
 extern const struct sw_port_ops sw_port_dpdk_ops;
 extern const struct sw_port_ops sw_port_vhost_ops;
+/* Starts/stops tracking a started net_vhost ethdev's device id (sw_port_vhost.c). */
+void sw_port_vhost_attach(struct sw_port *p);
+void sw_port_vhost_detach(struct sw_port *p);
 extern const struct sw_port_ops sw_port_internal_ops;
 extern const struct sw_port_ops sw_port_vxlan_ops;
 

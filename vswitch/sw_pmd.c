@@ -20,6 +20,7 @@
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_vhost.h>
 
 #include "sw_cls.h"
 #include "sw_fdb.h"
@@ -48,7 +49,17 @@ static void pmd_tx_flush(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vi
 	for (uint16_t i = 0; i < n; i++)
 		bytes += b->pkts[i]->pkt_len;
 	qid = (uint16_t)(pmd->idx % vp->n_txq);
-	if (vp->txq_shared) {
+	if (vp->vhost) {
+		/* Straight into the guest's rx ring (virtqueue 2q): the copy is
+		 * the only per-packet work; our mbufs go back in one bulk free.
+		 * rte_vhost serialises enqueues on one virtqueue itself. */
+		int vid = __atomic_load_n(&vp->port->vh_vid, __ATOMIC_ACQUIRE);
+		uint16_t pairs = __atomic_load_n(&vp->port->vh_pairs, __ATOMIC_ACQUIRE);
+
+		sent = vid < 0 || !pairs ? 0
+		       : rte_vhost_enqueue_burst(vid, (uint16_t)(2 * (qid % pairs)), b->pkts, n);
+		rte_pktmbuf_free_bulk(b->pkts, sent);
+	} else if (vp->txq_shared) {
 		rte_spinlock_lock(&vp->port->txq_lock[qid]);
 		sent = rte_eth_tx_burst(vp->port_id, qid, b->pkts, n);
 		rte_spinlock_unlock(&vp->port->txq_lock[qid]);
@@ -109,7 +120,17 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	uint64_t bytes = 0, t0 = rte_rdtsc(), t1, t2, t4, tx0 = pmd->tx_tsc;
 	uint16_t n;
 
-	n = rte_eth_rx_burst(in->port_id, q->qid, pkts, SW_BURST);
+	if (in->vhost) {
+		/* The guest's tx ring is virtqueue 2q+1. */
+		int vid = __atomic_load_n(&in->port->vh_vid, __ATOMIC_ACQUIRE);
+
+		if (vid < 0 || q->qid >= __atomic_load_n(&in->port->vh_pairs, __ATOMIC_ACQUIRE))
+			return 0;
+		n = rte_vhost_dequeue_burst(vid, (uint16_t)(2 * q->qid + 1), in->rx_pool, pkts,
+					    SW_BURST);
+	} else {
+		n = rte_eth_rx_burst(in->port_id, q->qid, pkts, SW_BURST);
+	}
 	if (!n)
 		return 0;
 	t1 = rte_rdtsc();
@@ -117,6 +138,17 @@ static uint16_t pmd_poll_rxq(struct sw_pmd *pmd, const struct sw_view *v, const 
 	if (in->ul_vtep) {
 		sw_vx_rx_burst(pmd, v, cls, in, pkts, n, now_s);
 		pmd_tx_flush_all(pmd, v);
+		t4 = rte_rdtsc();
+		if (t4 - t0 < SW_STAGE_MAX_CYCLES) {
+			/* Decap parses outer and inner headers as it goes: all of
+			 * it is "pipeline" here. */
+			uint64_t tx = pmd->tx_tsc - tx0;
+
+			pmd->stats.stage_packets += n;
+			pmd->stats.stage_cycles[SW_STAGE_RX] += t1 - t0;
+			pmd->stats.stage_cycles[SW_STAGE_PIPELINE] += t4 - t1 - tx;
+			pmd->stats.stage_cycles[SW_STAGE_TX] += tx;
+		}
 		return n;
 	}
 

@@ -210,6 +210,8 @@ int sw_view_publish(void)
 		vp->ofport = p->ofport;
 		vp->n_txq = p->n_txq;
 		vp->txq_shared = p->n_txq < sw_dp.n_pmds + 1;
+		vp->vhost = p->vhost;
+		vp->rx_pool = p->rx_pool;
 		vp->poll = p->cfg.admin_up;
 		vp->capture = p->capture;
 		vp->vtep = p->vtep;
@@ -359,6 +361,11 @@ static int port_eth_start(struct sw_port *p, uint16_t n_rxq, char *err, size_t e
 	rte_eth_promiscuous_enable(p->port_id);
 	p->n_rxq = nrx;
 	p->n_txq = ntx;
+	p->rx_pool = mp;
+	if (!strcmp(info.driver_name, "net_vhost")) {
+		p->vhost = true;
+		sw_port_vhost_attach(p);
+	}
 	p->started = true;
 	return 0;
 
@@ -384,6 +391,10 @@ static void port_eth_stop(struct sw_port *p)
 	if (p->ops->logical) {
 		p->started = false;
 		return;
+	}
+	if (p->vhost) {
+		sw_port_vhost_detach(p);
+		p->vhost = false;
 	}
 	if (!rte_eth_dev_info_get(p->port_id, &info))
 		dev = info.device;
@@ -578,6 +589,7 @@ int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", o->name);
+	p->vh_vid = -1;
 	for (int i = 0; i < SW_MAX_PMDS; i++)
 		rte_spinlock_init(&p->txq_lock[i]);
 	p->ops = port_type_find(o->type);

@@ -754,7 +754,7 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
 		keys[nd].tunnel_id = info.vni;
 		/* Flood-and-learn: the inner source lives behind the outer source. */
 		if (!sw_eth_addr_is_multicast(keys[nd].dl_src) && !sw_eth_addr_is_zero(keys[nd].dl_src))
-			sw_fdb_learn_tun(sw_dp.fdb, keys[nd].dl_src,
+			sw_fdb_learn_tun(sw_dp.fdb, pmd->fdbc, keys[nd].dl_src,
 					 (uint16_t)(SW_VX_SEG_BASE + vs), t->ofport,
 					 vxp->cfg.mac_limit, now_s, info.src_ip);
 		rs = tab_remote_slot(tab, info.src_ip);

@@ -189,8 +189,14 @@ def test_vhost_user_server_mode(switch, hosts, testpmd, rundir):
     testpmd("vu3", server=False)
     wait_link(switch, "vu3")
     peer = "02:00:00:00:7a:7a"
-    sa = a.sniff(1.5)
-    a.send(Ether(src=a.mac, dst=peer) / IP() / UDP())
+    # The link is up once the vrings are; testpmd may still be starting its
+    # forwarding loop on a loaded machine, so a first frame can be missed.
+    deadline = time.monotonic() + 8
+    while True:
+        sa = a.sniff(1.0)
+        a.send(Ether(src=a.mac, dst=peer) / IP() / UDP())
+        if [f for f in sa.frames() if f.src == peer] or time.monotonic() > deadline:
+            break
     assert [f for f in sa.frames() if f.src == peer]
     saved = switch.rpc("save-config")
     (call,) = [c for c in saved if c["method"] == "add-port" and c["params"]["name"] == "vu3"]
