@@ -35,10 +35,10 @@
 # profile of the PMD thread; VSW_KEEP=1 keeps the run directory (vswitchd.log)
 # for a look afterwards. Needs root and hugepages. Not part of `make test`.
 #
-# OVS-DPDK: the issue asks for the same scenarios against Debian's
-# openvswitch-switch-dpdk when it is installed. That comparison is not
-# implemented (the package is not on the machines this was written on); the
-# JSON says whether it is installed.
+# OVS-DPDK: when Debian's openvswitch-switch-dpdk is installed, scenarios 1-4
+# then run against OVS-DPDK in the same invocation (bench/vswitch/ovs.sh: the
+# same generator, frames, rules and CPUs) and the line carries its figures
+# ("ovs_dpdk") and the ratios ("vessel_over_ovs"); VSW_OVS=0 skips it.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 seconds=${2:-5}
@@ -164,7 +164,7 @@ ports=$(ctl --json dump-ports)
 vtep='{}'
 { [ "$scenario" = 6 ] || [ "$scenario" = 7 ]; } && vtep=$(ctl --json vtep-show)
 ovs=$([ -x /usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk ] && echo installed || echo absent)
-printf '%s' "$gen" | /usr/bin/python3 -c '
+line=$(printf '%s' "$gen" | /usr/bin/python3 -c '
 import json, sys, socket, time
 r = json.loads(sys.stdin.read())
 pmd = json.loads(sys.argv[1])
@@ -217,4 +217,29 @@ if scenario in (6, 7):
              vtep_drops={k: n for k, n in t["drops"].items() if n},
              remotes_used=sum(1 for q in v["remotes"] if q["remote"] != "other" and q[d + "_packets"]))
 print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VSW_DIR:-push}" \
-  "$install" "$churn_out" "$vtep"
+  "$install" "$churn_out" "$vtep")
+# OVS-DPDK side by side (bench/vswitch/ovs.sh), once vswitchd has stopped
+# polling: the same generator, frames, rules and CPUs; the ratios are
+# Vessel / OVS.
+if [ "$ovs" = installed ] && [ "${VSW_OVS:-1}" != 0 ] && [ "$scenario" -le 4 ]; then
+  pid=$(cat "$rundir/vswitchd.pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  o=$(bash "$repo/bench/vswitch/ovs.sh" "$build" "$seconds" "$flows" "$scenario" 2>/dev/null | tail -1 || true)
+  line=$(/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+try:
+    o = json.loads(sys.argv[2])
+except ValueError:
+    r["ovs_dpdk"] = "failed (run bench/vswitch/ovs.sh alone to see why)"
+else:
+    r["ovs_dpdk"] = {k: o.get(k) for k in ("switch", "rx_mpps", "loss_pct", "pmd_cycles_per_packet",
+                                           "pmd_busy_pct", "load_avg")}
+    ratio = lambda a, b: round(a / b, 2) if b else None
+    r["vessel_over_ovs"] = {"rx_mpps": ratio(r["rx_mpps"], o.get("rx_mpps", 0)),
+                            "pmd_cycles_per_packet": ratio(r["pmd_cycles_per_packet"],
+                                                           o.get("pmd_cycles_per_packet", 0))}
+print(json.dumps(r))' "$line" "$o")
+fi
+printf '%s\n' "$line"
