@@ -9,7 +9,12 @@
 # ports `dpdkvhostuserclient` on the generator's sockets, a `netdev` bridge.
 # Scenarios: 1 (NORMAL, both ports access VLAN 10), 2 and 3 (fail-mode secure
 # and the very rules run.sh gives Vessel, through `ovs-ofctl add-flows`), 4
-# (access to trunk, NORMAL). Cycles per packet are OVS's own "avg processing
+# (access to trunk, NORMAL), 6 and 7 (VXLAN encap / decap with OVS's userspace
+# tunnelling: br-int holds the tenant port and one vxlan port per remote VTEP,
+# key 100; br-phy holds the underlay port, the VTEP address 192.168.0.1 on its
+# LOCAL port and the MAC the generator sends to, static neighbours through
+# tnl/arp/set; ovs-vswitchd then runs in a private network namespace so that
+# address and its route stay out of the host's). Cycles per packet are OVS's own "avg processing
 # cycles per packet" from dpif-netdev/pmd-stats-show: busy cycles / packets,
 # the definition Vessel's pmd-stats follows. OVS runs from a private database
 # and run directory and is stopped afterwards.
@@ -21,8 +26,8 @@ scenario=${4:-1}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 ovs_bin=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
 case "$scenario" in
-  1|2|3|4) ;;
-  *) echo "ovs.sh: OVS-DPDK runs scenarios 1-4, not '$scenario'" >&2; exit 2 ;;
+  1|2|3|4|6|7) ;;
+  *) echo "ovs.sh: OVS-DPDK runs scenarios 1-4, 6 and 7, not '$scenario'" >&2; exit 2 ;;
 esac
 [ -x "$ovs_bin" ] || { echo "ovs.sh: $ovs_bin not installed (apt-get install openvswitch-switch-dpdk)" >&2; exit 2; }
 out=$build/bench/vswitch
@@ -32,11 +37,18 @@ rundir=$(mktemp -d /tmp/vessel-bench-ovs-XXXXXX)
 export OVS_RUNDIR=$rundir OVS_LOGDIR=$rundir OVS_DBDIR=$rundir
 db=unix:$rundir/db.sock
 vsctl() { ovs-vsctl --db="$db" --timeout=30 "$@"; }
+ns= nsexec=()
+if [ "$scenario" = 6 ] || [ "$scenario" = 7 ]; then
+  ns=vsbovs$$
+  ip netns add "$ns"
+  nsexec=(ip netns exec "$ns")
+fi
 cleanup() {
   for f in ovs-vswitchd.pid ovsdb-server.pid; do
     [ -f "$rundir/$f" ] && kill "$(cat "$rundir/$f")" 2>/dev/null || true
   done
   sleep 0.5
+  [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
   [ -n "${VSW_KEEP:-}" ] || rm -rf "$rundir"
   rmdir "/var/run/dpdk/vessel-ovsgen-$$" 2>/dev/null || true
 }
@@ -59,15 +71,35 @@ vsctl --no-wait set Open_vSwitch . other_config:dpdk-init=true \
   "other_config:dpdk-lcore-mask=$(printf '0x%x' $((1 << cpu0)))" \
   "other_config:pmd-cpu-mask=$(printf '0x%x' $((1 << cpu1)))" \
   "other_config:dpdk-extra=--in-memory --no-pci --no-telemetry"
-"$ovs_bin" "$db" --pidfile="$rundir/ovs-vswitchd.pid" --log-file="$rundir/ovs-vswitchd.log" \
+"${nsexec[@]}" "$ovs_bin" "$db" --pidfile="$rundir/ovs-vswitchd.pid" --log-file="$rundir/ovs-vswitchd.log" \
   --unixctl="$rundir/ovs-vswitchd.ctl" --detach -vconsole:off
 appctl() { ovs-appctl -t "$rundir/ovs-vswitchd.ctl" "$@"; }
-vsctl add-br br0 -- set bridge br0 datapath_type=netdev
-for p in g0 g1; do
-  vsctl add-port br0 "$p" -- set Interface "$p" type=dpdkvhostuserclient \
-    "options:vhost-server-path=$rundir/$p.sock"
-done
-tx=g0 rx=g1 vlan=-1 rx_vlan=-1
+vhost_port() {   # BRIDGE NAME: a vhost-user client port on the generator's socket
+  vsctl add-port "$1" "$2" -- set Interface "$2" type=dpdkvhostuserclient \
+    "options:vhost-server-path=$rundir/$2.sock"
+}
+tx=g0 rx=g1 vlan=-1 rx_vlan=-1 gen_vxlan=()
+if [ -n "$ns" ]; then
+  vsctl add-br br-int -- set bridge br-int datapath_type=netdev
+  vsctl add-br br-phy -- set bridge br-phy datapath_type=netdev \
+    other-config:hwaddr=02:00:00:ee:00:01
+  vhost_port br-int t0
+  vhost_port br-phy ul
+  "${nsexec[@]}" ip addr add 192.168.0.1/16 dev br-phy
+  "${nsexec[@]}" ip link set br-phy up
+  for t in $(seq 0 $((flows - 1))); do
+    ip="192.168.$(((10 + t) / 256)).$(((10 + t) % 256))"
+    vsctl add-port br-int "vx$t" -- set Interface "vx$t" type=vxlan \
+      "options:remote_ip=$ip" options:local_ip=192.168.0.1 options:key=100
+    appctl tnl/arp/set br-phy "$ip" "$(printf '02:00:00:dd:%02x:%02x' $((t >> 8)) $((t & 255)))" >/dev/null
+  done
+  if [ "$scenario" = 6 ]; then tx=t0 rx=ul gen_vxlan=(--vxlan encap); else tx=ul rx=t0 gen_vxlan=(--vxlan decap); fi
+  gen_vxlan+=(--vtep 192.168.0.1 --tunnels "$flows")
+else
+  vsctl add-br br0 -- set bridge br0 datapath_type=netdev
+  vhost_port br0 g0
+  vhost_port br0 g1
+fi
 case "$scenario" in
   1) vsctl set port g0 tag=10 -- set port g1 tag=10 ;;
   4) vsctl set port g0 tag=10 -- set port g1 trunks=10
@@ -100,9 +132,9 @@ gen=$("$out/vsw_gen" -l "$cpu0" --no-pci --in-memory --single-file-segments \
         --file-prefix "vessel-ovsgen-$$" --log-level=warning -- \
         --tx "$rundir/$tx.sock" --rx "$rundir/$rx.sock" --seconds "$seconds" --warmup 1 \
         --flows "$flows" --vlan "$vlan" --rx-vlan "$rx_vlan" --rate "${VSW_RATE:-0}" \
-        --ready "$rundir/ready" --scenario "$scenario" | tail -1)
+        --ready "$rundir/ready" --scenario "$scenario" "${gen_vxlan[@]}" | tail -1)
 stats=$(appctl dpif-netdev/pmd-stats-show)
-nflows=$(ovs-ofctl dump-aggregate br0 | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
+nflows=$(ovs-ofctl dump-aggregate "$([ -n "$ns" ] && echo br-int || echo br0)" | sed -n 's/.*flow_count=\([0-9]*\).*/\1/p')
 printf '%s' "$gen" | /usr/bin/python3 -c '
 import json, re, sys
 r = json.loads(sys.stdin.read())

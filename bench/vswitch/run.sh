@@ -35,8 +35,8 @@
 # profile of the PMD thread; VSW_KEEP=1 keeps the run directory (vswitchd.log)
 # for a look afterwards. Needs root and hugepages. Not part of `make test`.
 #
-# OVS-DPDK: when Debian's openvswitch-switch-dpdk is installed, scenarios 1-4
-# then run against OVS-DPDK in the same invocation (bench/vswitch/ovs.sh: the
+# OVS-DPDK: when Debian's openvswitch-switch-dpdk is installed, every scenario
+# but 5 then runs against OVS-DPDK in the same invocation (bench/vswitch/ovs.sh: the
 # same generator, frames, rules and CPUs) and the line carries its figures
 # ("ovs_dpdk") and the ratios ("vessel_over_ovs"); VSW_OVS=0 skips it.
 set -euo pipefail
@@ -221,7 +221,7 @@ print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VS
 # OVS-DPDK side by side (bench/vswitch/ovs.sh), once vswitchd has stopped
 # polling: the same generator, frames, rules and CPUs; the ratios are
 # Vessel / OVS.
-if [ "$ovs" = installed ] && [ "${VSW_OVS:-1}" != 0 ] && [ "$scenario" -le 4 ]; then
+if [ "$ovs" = installed ] && [ "${VSW_OVS:-1}" != 0 ] && [ "$scenario" != 5 ]; then
   pid=$(cat "$rundir/vswitchd.pid")
   kill "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
