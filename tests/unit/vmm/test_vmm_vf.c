@@ -234,7 +234,7 @@ static int fake_write(void *arg, const char *path, const char *val)
 		return unlink(p) == 0 ? 0 : -errno;
 	}
 	if (!strcmp(rel, "bus/pci/drivers_probe")) {
-		char ovr[64], drv[64], d[PATH_MAX], tgt[128];
+		char ovr[PATH_MAX], drv[128], d[PATH_MAX], tgt[PATH_MAX];
 		uint32_t i = (uint32_t)(val[strlen(val) - 1] - '0');
 
 		if (vf_driver(i)[0])
