@@ -107,10 +107,11 @@ struct sw_port_cfg {
 	bool trunks_all;              /* trunk with no list: every VLAN */
 	bool admin_up;
 	uint32_t mac_limit;           /* learned MACs on this port; 0 = no limit */
-	uint64_t trunks[(SW_VLAN_MAX + 1) / 64];   /* bitmap of allowed VLANs */
 	/* Trunk VLANs bound to VNIs (sw_vlan_vni.h), NULL when none. The port
-	 * owns it; in a view, the bound VLANs are cleared from `trunks`. */
+	 * owns it; in a view, the bound VLANs are cleared from `trunks`. Beside
+	 * vlan_mode: the ingress test reads both from one cache line. */
 	struct sw_vv_map *vv;
+	uint64_t trunks[(SW_VLAN_MAX + 1) / 64];   /* bitmap of allowed VLANs */
 };
 
 struct sw_port;
