@@ -16,6 +16,12 @@
  * Flood copies: all outputs that want the frame untagged share the one mbuf
  * (reference counts), all that want it tagged share one copy with the tag
  * pushed — at most one copy per flooded frame.
+ *
+ * VXLAN segments (sw_vxlan.h) are "VLANs" above 4095. A trunk VLAN bound to
+ * a VNI (sw_vlan_vni.h) maps, on that port only, tagged VLAN V <-> the VNI's
+ * segment: ingress looks the tag up in the port's map (one pointer test for
+ * ports without bindings), egress of a segment to a trunk pushes the port's
+ * VLAN for it. A segment flood to trunks makes one copy per distinct VLAN.
  */
 #include <errno.h>
 #include <string.h>
@@ -25,6 +31,7 @@
 
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vlan_vni.h"
 #include "sw_vxlan.h"
 
 /* Removes the outer 802.1Q tag (the parser checked it is in the first segment). */
@@ -65,11 +72,83 @@ static inline bool egress_tagged(const struct sw_port_cfg *c, uint16_t vlan)
 	}
 }
 
+/* The VLAN a segment's frame leaves trunk `op` with (op carries the segment
+ * through a binding: sw_port_carries_vlan checked it); counts it. */
+static uint16_t vv_egress(struct sw_pmd *pmd, const struct sw_vport *op, const struct rte_mbuf *m,
+			  uint16_t seg)
+{
+	const struct sw_vv_map *vv = op->cfg.vv;
+	int s = vv ? sw_vv_slot_by_seg(vv, seg) : -1;
+	struct sw_vv_stats *c;
+
+	if (s < 0)
+		return 0;
+	c = &vv->stats[pmd->idx * SW_VV_MAX + (unsigned)s];
+	c->tx_packets++;
+	c->tx_bytes += m->pkt_len;
+	return vv->b[s].vlan;
+}
+
 /* Adds `delta` references to every segment (rte_pktmbuf_free walks them all). */
 static inline void mbuf_ref_add(struct rte_mbuf *m, int16_t delta)
 {
 	for (; m; m = m->next)
 		rte_mbuf_refcnt_update(m, delta);
+}
+
+/* Floods a segment's frame to the trunks in out[] (which carry the segment
+ * through VLAN bindings), each with its own VLAN: one copy per distinct VLAN,
+ * or m itself for the last one when `may_consume` and m is exclusively ours.
+ * Returns true when it consumed m. */
+static bool flood_vv(struct sw_pmd *pmd, const struct sw_view *v, struct sw_port_stats *st,
+		     struct rte_mbuf *m, uint16_t seg, uint8_t pcp, const uint8_t *out, unsigned n,
+		     bool may_consume)
+{
+	uint16_t vid[SW_MAX_PORTS];
+	bool done[SW_MAX_PORTS];
+	bool consumed = false;
+
+	for (unsigned i = 0; i < n; i++) {
+		vid[i] = vv_egress(pmd, &v->ports[out[i]], m, seg);
+		done[i] = false;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *c;
+		unsigned k = 0;
+		bool last = true;
+
+		if (done[i])
+			continue;
+		for (unsigned j = i + 1; j < n && last; j++)
+			if (!done[j] && vid[j] != vid[i])
+				last = false;
+		if (last && may_consume && rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m)) {
+			c = m;
+			consumed = true;
+		} else {
+			c = rte_pktmbuf_copy(m, sw_dp.pool, 0, UINT32_MAX);
+		}
+		for (unsigned j = i; j < n; j++) {
+			if (!done[j] && vid[j] == vid[i]) {
+				done[j] = true;
+				k++;
+			}
+		}
+		if (c && !vlan_push(c, vid[i], pcp)) {
+			rte_pktmbuf_free(c);
+			c = NULL;
+		}
+		if (!c) {
+			st->drops[SW_DROP_NOMEM] += k;
+			continue;
+		}
+		mbuf_ref_add(c, (int16_t)(k - 1));
+		for (unsigned j = i; j < n; j++)
+			if (vid[j] == vid[i])
+				sw_pmd_tx(pmd, v, out[j], c);
+	}
+	st->flood_packets += n;
+	return consumed;
 }
 
 static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
@@ -107,6 +186,12 @@ static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_v
 		else
 			untagged[nu++] = (uint8_t)i;
 	}
+	if (nt && sw_vx_is_seg(vlan)) {
+		/* Trunks with this VNI bound, each to its own VLAN. */
+		if (flood_vv(pmd, v, st, m, vlan, pcp, tagged, nt, !nu))
+			m = NULL;
+		nt = 0;
+	}
 	if (nt && nu) {
 		mt = rte_pktmbuf_copy(m, sw_dp.pool, 0, UINT32_MAX);
 		if (mt && !vlan_push(mt, vlan, pcp)) {
@@ -143,7 +228,8 @@ static void flood(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_v
 
 /* The frame's VLAN from the ingress port's mode; false (counted) when the
  * frame must be dropped before learning. */
-static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stats *st,
+static inline bool bridge_ingress(struct sw_pmd *pmd, const struct sw_vport *in,
+				  struct sw_port_stats *st, const struct rte_mbuf *m,
 				  const struct sw_flow_key *key, uint16_t *vlan)
 {
 	bool tagged = key->n_vlans && key->vlan_tpid == SW_ETH_TYPE_VLAN;
@@ -175,6 +261,20 @@ static inline bool bridge_ingress(const struct sw_vport *in, struct sw_port_stat
 	default:
 		*vlan = vid;
 		break;
+	}
+	/* A tagged VLAN of this trunk bound to a VNI joins the VNI's segment
+	 * (the view's trunk bitmap no longer has it). */
+	if (in->cfg.vv && vid) {
+		int s = sw_vv_slot_by_vid(in->cfg.vv, vid);
+
+		if (s >= 0) {
+			struct sw_vv_stats *c = &in->cfg.vv->stats[pmd->idx * SW_VV_MAX + (unsigned)s];
+
+			*vlan = in->cfg.vv->seg[s];
+			c->rx_packets++;
+			c->rx_bytes += m->pkt_len - SW_VLAN_HLEN;
+			goto src_check;
+		}
 	}
 	if (!sw_port_carries_vlan(&in->cfg, *vlan)) {
 		st->drops[SW_DROP_VLAN]++;
@@ -225,7 +325,8 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 		op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
 		goto drop;
 	}
-	if (egress_tagged(&op->cfg, vlan) && !vlan_push(m, vlan, pcp)) {
+	if (egress_tagged(&op->cfg, vlan) &&
+	    !vlan_push(m, sw_vx_is_seg(vlan) ? vv_egress(pmd, op, m, vlan) : vlan, pcp)) {
 		st->drops[SW_DROP_NOMEM]++;
 		goto drop;
 	}
@@ -256,7 +357,7 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	for (uint16_t i = 0; i < n; i++) {
 		if (!pkts[i])
 			continue;
-		if (!bridge_ingress(in, st, &keys[i], &vlan[m])) {
+		if (!bridge_ingress(pmd, in, st, pkts[i], &keys[i], &vlan[m])) {
 			rte_pktmbuf_free(pkts[i]);
 			continue;
 		}

@@ -42,6 +42,8 @@ struct ofa_bucket;
 struct sw_fdb;
 struct sw_fdb_cache;
 struct sw_capture;
+struct sw_vv_map;
+struct sw_vv_stats;
 struct vsl_timer;
 
 enum {
@@ -105,6 +107,10 @@ struct sw_port_cfg {
 	bool trunks_all;              /* trunk with no list: every VLAN */
 	bool admin_up;
 	uint32_t mac_limit;           /* learned MACs on this port; 0 = no limit */
+	/* Trunk VLANs bound to VNIs (sw_vlan_vni.h), NULL when none. The port
+	 * owns it; in a view, the bound VLANs are cleared from `trunks`. Beside
+	 * vlan_mode: the ingress test reads both from one cache line. */
+	struct sw_vv_map *vv;
 	uint64_t trunks[(SW_VLAN_MAX + 1) / 64];   /* bitmap of allowed VLANs */
 };
 
@@ -153,6 +159,7 @@ struct sw_port_opts {
 	int64_t vni;                  /* -1 = not given, -2 = "flow"; 0 clears (set-port) */
 	const char *local_ip, *underlay, *remote_ip;   /* type vxlan */
 	uint32_t dst_port, ttl;       /* type vxlan; 0 = default */
+	const char *vlan_vni;         /* "100:5000,200:6000"; "" clears (sw_vlan_vni.h) */
 };
 
 struct sw_port {
@@ -178,6 +185,7 @@ struct sw_port {
 	struct sw_capture *capture;   /* at most one capture at a time */
 	struct sw_vtep *vtep;         /* type vxlan: its VTEP (sw_vxlan.h) */
 	uint32_t vni;                 /* access port bound to this VNI (0: none) */
+	struct sw_vv_stats *vv_stats; /* counters of cfg.vv's bindings (first binding on) */
 	rte_spinlock_t txq_lock[SW_MAX_PMDS];   /* only when n_txq < PMDs */
 	struct sw_port_stats stats[SW_MAX_PMDS];
 };

@@ -21,6 +21,7 @@
 
 #include "sw_fdb.h"
 #include "sw_internal.h"
+#include "sw_vlan_vni.h"
 #include "sw_vxlan.h"
 #include "vsl_log.h"
 #include "vsl_util.h"
@@ -133,10 +134,11 @@ static void vlan_list_format(const uint64_t *bm, char *buf, size_t len)
 
 bool sw_port_carries_vlan(const struct sw_port_cfg *c, uint16_t vid)
 {
-	/* VXLAN segments (sw_vxlan.h) live above 4095: only an access port
-	 * bound to the VNI carries one. */
+	/* VXLAN segments (sw_vxlan.h) live above 4095: an access port bound
+	 * to the VNI carries one, and a trunk with a VLAN bound to it. */
 	if (vid > SW_VLAN_MAX)
-		return c->vlan_mode == SW_VLAN_ACCESS && c->tag == vid;
+		return c->vlan_mode == SW_VLAN_ACCESS ? c->tag == vid
+						      : c->vv && sw_vv_slot_by_seg(c->vv, vid) >= 0;
 	switch (c->vlan_mode) {
 	case SW_VLAN_ACCESS:
 		return vid == c->tag;
@@ -217,6 +219,8 @@ int sw_view_publish(void)
 		vp->vtep = p->vtep;
 		vp->vx_vidx = SW_VIDX_NONE;
 		vp->cfg = p->cfg;
+		if (p->cfg.vv)
+			sw_vv_view_mask(&vp->cfg);
 		v->vidx_by_ofport[p->ofport] = vidx;
 		if (!vp->poll || !sw_dp.n_pmds)
 			continue;
@@ -410,13 +414,16 @@ static void port_eth_stop(struct sw_port *p)
 
 /* ------------------------------------------------------------ configuration */
 
-/* Applies VLAN and forwarding options from o onto cfg (a copy of the port's);
- * returns 0 or -EINVAL with err. */
+/* Applies VLAN and forwarding options from o onto cfg (a copy of the port's)
+ * and leaves in vl the VLAN-to-VNI bindings the port is to have (given in o,
+ * or its current ones), checked against the result; returns 0 or -EINVAL with
+ * err. The bindings' map is built by the caller (port_vv_build). */
 static int port_cfg_apply(struct sw_port *p, struct sw_port_cfg *cfg, const struct sw_port_opts *o,
-			  char *err, size_t errlen)
+			  struct sw_vv_list *vl, char *err, size_t errlen)
 {
 	enum sw_vlan_mode mode;
 	bool mode_given = o->vlan_mode != NULL;
+	int vret;
 
 	if (o->tag != UINT32_MAX && o->tag > SW_VLAN_MAX) {
 		snprintf(err, errlen, "tag %u out of range 1-4095", o->tag);
@@ -510,6 +517,21 @@ vni_done:
 		return -EINVAL;
 	}
 	cfg->vlan_mode = mode;
+	if (o->vlan_vni) {
+		if (p->vtep || (o->type && !strcmp(o->type, "vxlan"))) {
+			snprintf(err, errlen, "vlan_vni binds VLANs of a trunk port: a vxlan port "
+				 "carries VNIs itself");
+			return -EINVAL;
+		}
+		vret = sw_vv_parse(o->vlan_vni, vl, err, errlen);
+		if (vret)
+			return vret;
+	} else {
+		sw_vv_map_list(cfg->vv, vl);
+	}
+	vret = sw_vv_check(vl, cfg, !o->vlan_vni, err, errlen);
+	if (vret)
+		return vret;
 	if (o->admin) {
 		if (strcmp(o->admin, "up") && strcmp(o->admin, "down")) {
 			snprintf(err, errlen, "admin must be up or down, not '%s'", o->admin);
@@ -526,6 +548,40 @@ vni_done:
 		cfg->mac_limit = (uint32_t)o->mac_limit;
 	}
 	return 0;
+}
+
+/* Builds the lookup map of the bindings vl for port p (NULL when vl is empty),
+ * creating their VNIs' segments. late: see sw_vv_map_build. */
+static int port_vv_build(struct sw_port *p, const struct sw_vv_list *vl, struct sw_vv_map **out,
+			 uint64_t *late, char *err, size_t errlen)
+{
+	uint16_t segs[SW_VV_MAX];
+	int ret;
+
+	*out = NULL;
+	memset(late, 0, SW_VV_MAX / 8);
+	if (!vl->n)
+		return 0;
+	for (unsigned i = 0; i < vl->n; i++) {
+		ret = sw_vx_vni_get(vl->b[i].vni, true, &segs[i]);
+		if (ret) {
+			snprintf(err, errlen, "vlan_vni entry '%u:%u': %s", vl->b[i].vlan,
+				 vl->b[i].vni, ret == -ENOSPC ? "too many VNIs" : strerror(-ret));
+			return ret;
+		}
+	}
+	if (!p->vv_stats) {
+		p->vv_stats = sw_vv_stats_alloc();
+		if (!p->vv_stats)
+			goto nomem;
+	}
+	*out = sw_vv_map_build(p->cfg.vv, vl, segs, p->vv_stats, late);
+	if (!*out)
+		goto nomem;
+	return 0;
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -ENOMEM;
 }
 
 static int ofport_pick(uint32_t want, uint16_t *out, char *err, size_t errlen)
@@ -556,6 +612,8 @@ static int ofport_pick(uint32_t want, uint16_t *out, char *err, size_t errlen)
 int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 {
 	struct sw_port *p;
+	struct sw_vv_list vl;
+	uint64_t late[SW_VV_MAX / 64];
 	int slot = -1, ret;
 
 	if (!sw_dp.initialised) {
@@ -606,7 +664,10 @@ int sw_port_add(const struct sw_port_opts *o, char *err, size_t errlen)
 		ret = -EINVAL;
 		goto err_free;
 	}
-	ret = port_cfg_apply(p, &p->cfg, o, err, errlen);
+	ret = port_cfg_apply(p, &p->cfg, o, &vl, err, errlen);
+	if (ret)
+		goto err_free;
+	ret = port_vv_build(p, &vl, &p->cfg.vv, late, err, errlen);
 	if (ret)
 		goto err_free;
 	if (o->n_rxq > SW_MAX_RXQ) {
@@ -659,6 +720,8 @@ err_destroy:
 	if (p->ops->destroy)
 		p->ops->destroy(p);
 err_free:
+	sw_vv_map_free(p->cfg.vv);
+	sw_vv_stats_free(p->vv_stats);
 	rte_free(p);
 	return ret;
 }
@@ -668,6 +731,8 @@ static void port_free(struct sw_port *p)
 	port_eth_stop(p);
 	if (p->ops->destroy)
 		p->ops->destroy(p);
+	sw_vv_map_free(p->cfg.vv);
+	sw_vv_stats_free(p->vv_stats);
 	rte_free(p);
 }
 
@@ -712,12 +777,15 @@ void sw_port_del_all(void)
 int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size_t errlen)
 {
 	struct sw_port_cfg cfg = p->cfg;
+	struct sw_vv_map *vv_old = p->cfg.vv, *vv_new = NULL;
+	struct sw_vv_list vl, cur;
+	uint64_t late[SW_VV_MAX / 64];
 	bool trunks_given = p->trunks_given;
-	bool vlan_changed;
+	bool vlan_changed, vv_changed = false;
 	int ret;
 
 	/* Validate everything before changing anything. */
-	ret = port_cfg_apply(p, &cfg, o, err, errlen);
+	ret = port_cfg_apply(p, &cfg, o, &vl, err, errlen);
 	if (ret) {
 		p->trunks_given = trunks_given;
 		return ret;
@@ -727,6 +795,14 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 			 "fixed when it is added");
 		ret = -EINVAL;
 		goto err_restore;
+	}
+	sw_vv_map_list(vv_old, &cur);
+	if (!sw_vv_list_equal(&cur, &vl)) {
+		ret = port_vv_build(p, &vl, &vv_new, late, err, errlen);
+		if (ret)
+			goto err_restore;
+		cfg.vv = vv_new;
+		vv_changed = true;
 	}
 	if (o->mtu && o->mtu != p->mtu) {
 		if (o->mtu < 68 || o->mtu > SW_MTU_MAX) {
@@ -751,7 +827,7 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 	vlan_changed = cfg.vlan_mode != p->cfg.vlan_mode || cfg.tag != p->cfg.tag ||
 		       cfg.native_vlan != p->cfg.native_vlan ||
 		       memcmp(cfg.trunks, p->cfg.trunks, sizeof(cfg.trunks)) ||
-		       cfg.trunks_all != p->cfg.trunks_all;
+		       cfg.trunks_all != p->cfg.trunks_all || vv_changed;
 	if (cfg.admin_up != p->cfg.admin_up) {
 		if (cfg.admin_up)
 			rte_eth_dev_set_link_up(p->port_id);
@@ -765,8 +841,16 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 		p->vni = 0;
 	ret = sw_view_publish();
 	if (ret) {
+		/* The published view still points at the old map: keep it. */
+		p->cfg.vv = vv_old;
+		sw_vv_map_free(vv_new);
 		snprintf(err, errlen, "out of memory");
 		return ret;
+	}
+	/* The grace period has passed: no PMD reads the old map any more. */
+	if (vv_changed) {
+		sw_vv_map_free(vv_old);
+		sw_vv_stats_zero(p->vv_stats, late);
 	}
 	/* Entries learned under the old VLAN layout would forward into VLANs the
 	 * port no longer carries. */
@@ -775,6 +859,7 @@ int sw_port_set(struct sw_port *p, const struct sw_port_opts *o, char *err, size
 	return 0;
 
 err_restore:
+	sw_vv_map_free(vv_new);
 	p->trunks_given = trunks_given;
 	return ret;
 }
@@ -799,6 +884,39 @@ void sw_port_stats_sum(const struct sw_port *p, struct sw_port_stats *sum)
 static void json_add_u64(struct json_object *o, const char *k, uint64_t v)
 {
 	json_object_object_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+/* vlan_vni (what set-port takes) and, unless saving, each binding's counters. */
+static void port_vv_json(const struct sw_port *p, struct json_object *o, bool save)
+{
+	struct sw_vv_list l;
+	struct json_object *arr;
+	char *text = malloc(SW_VV_TEXT_MAX);
+
+	sw_vv_map_list(p->cfg.vv, &l);
+	if (text) {
+		sw_vv_format(&l, text, SW_VV_TEXT_MAX);
+		json_object_object_add(o, "vlan_vni", json_object_new_string(text));
+		free(text);
+	}
+	if (save)
+		return;
+	arr = json_object_new_array();
+	for (unsigned i = 0; i < l.n; i++) {
+		struct json_object *b = json_object_new_object();
+		int slot = sw_vv_slot_by_vid(p->cfg.vv, l.b[i].vlan);
+		struct sw_vv_stats s;
+
+		sw_vv_stats_sum(p->cfg.vv, (unsigned)slot, &s);
+		json_add_u64(b, "vlan", l.b[i].vlan);
+		json_add_u64(b, "vni", l.b[i].vni);
+		json_add_u64(b, "rx_packets", s.rx_packets);
+		json_add_u64(b, "rx_bytes", s.rx_bytes);
+		json_add_u64(b, "tx_packets", s.tx_packets);
+		json_add_u64(b, "tx_bytes", s.tx_bytes);
+		json_object_array_add(arr, b);
+	}
+	json_object_object_add(o, "vlan_vni_bindings", arr);
 }
 
 struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
@@ -828,6 +946,8 @@ struct json_object *sw_port_to_json(const struct sw_port *p, bool save)
 			vlan_list_format(p->cfg.trunks, trunks, sizeof(trunks));
 			json_object_object_add(o, "trunks", json_object_new_string(trunks));
 		}
+		if (p->cfg.vv)
+			port_vv_json(p, o, save);
 		break;
 	}
 	if ((p->mtu != SW_MTU_DEFAULT || !save) && !p->ops->logical)

@@ -44,7 +44,7 @@ static const struct vsl_rpc_param port_table[] = {
 static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *params,
 			    struct sw_port_opts *o, char *trunks, size_t tlen)
 {
-	struct json_object *rest, *t = NULL, *vni = NULL;
+	struct json_object *rest, *t = NULL, *vni = NULL, *vv = NULL;
 	int ret;
 
 	memset(o, 0, sizeof(*o));
@@ -63,6 +63,8 @@ static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *param
 				t = v;
 			else if (!strcmp(k, "vni"))
 				vni = v;
+			else if (!strcmp(k, "vlan_vni"))
+				vv = v;
 			else
 				json_object_object_add(rest, k, json_object_get(v));
 		}
@@ -87,6 +89,17 @@ static int port_opts_decode(struct vsl_rpc_call *call, struct json_object *param
 					    "or \"flow\"");
 			return -EINVAL;
 		}
+	}
+	/* vlan_vni: "VLAN:VNI,..." (params outlive the call, so the string does). */
+	if (vv) {
+		if (!json_object_is_type(vv, json_type_string)) {
+			vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS,
+					    "'vlan_vni' must be a string of VLAN:VNI bindings "
+					    "(\"100:5000,200:6000\"; \"\" clears them), not %s",
+					    json_object_to_json_string(vv));
+			return -EINVAL;
+		}
+		o->vlan_vni = json_object_get_string(vv);
 	}
 	if (!t)
 		return 0;
@@ -142,7 +155,7 @@ static int rpc_add_port(struct vsl_rpc_call *call, struct json_object *params)
 }
 VSL_RPC_REGISTER("add-port", rpc_add_port,
 		 "add-port {name, type: dpdk|vhost-user|internal|vxlan, devargs|path, ofport?, tag?, "
-		 "trunks?, vlan_mode?, native_vlan?, mtu?, n_rxq?, admin?, mac_limit?, vni?; "
+		 "trunks?, vlan_mode?, native_vlan?, vlan_vni?, mtu?, n_rxq?, admin?, mac_limit?, vni?; "
 		 "vxlan: local_ip, underlay, remote_ip?, vni?, dst_port?, ttl?}")
 
 static int rpc_del_port(struct vsl_rpc_call *call, struct json_object *params)
@@ -197,7 +210,7 @@ static int rpc_set_port(struct vsl_rpc_call *call, struct json_object *params)
 	return 0;
 }
 VSL_RPC_REGISTER("set-port", rpc_set_port,
-		 "set-port {name, tag?, trunks?, vlan_mode?, native_vlan?, mtu?, admin?, "
+		 "set-port {name, tag?, trunks?, vlan_mode?, native_vlan?, vlan_vni?, mtu?, admin?, "
 		 "mac_limit?, vni?}: change a port at run time")
 
 /* Ports in OpenFlow port order. */

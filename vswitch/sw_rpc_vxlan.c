@@ -1,12 +1,14 @@
 /* sw_rpc_vxlan.c — JSON-RPC methods for VTEPs (vtep-show, vtep-add-remote,
- * vtep-del-remote, vtep-add-neighbor, vtep-del-neighbor) and the save-config
- * writer for remotes and static neighbours. Control thread only. Parameters
- * are documented in docs/vxlan.md.
+ * vtep-del-remote, vtep-add-neighbor, vtep-del-neighbor, vtep-bind-vlan,
+ * vtep-unbind-vlan) and the save-config writer for remotes and static
+ * neighbours. Control thread only. Parameters are documented in docs/vxlan.md.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sw_vlan_vni.h"
 #include "sw_vxlan.h"
 #include "vsl_config.h"
 #include "vsl_rpc.h"
@@ -169,3 +171,118 @@ VSL_RPC_REGISTER("vtep-show", rpc_vtep_show,
 /* After the ports (20): remotes and neighbours need no port, but a reader
  * of the file expects them after the VTEPs. */
 VSL_CONFIG_WRITER("vxlan", 25, sw_vx_config_write)
+
+/* vtep-bind-vlan / vtep-unbind-vlan: one binding of a trunk's VLAN to a VNI
+ * added or removed, as vtep-ctl's bind-ls/unbind-ls do; both are set-port
+ * vlan_vni= with the port's list changed by one (and are saved that way). */
+struct bind_params {
+	const char *port;
+	int64_t vlan, vni;
+};
+
+static int bind_change(struct vsl_rpc_call *call, struct json_object *params, bool bind)
+{
+	static const struct vsl_rpc_param table[] = {
+		VSL_RPC_PARAM("port", struct bind_params, port, VSL_RPC_STRING, false),
+		VSL_RPC_PARAM("vlan", struct bind_params, vlan, VSL_RPC_INT64, false),
+		VSL_RPC_PARAM("vni", struct bind_params, vni, VSL_RPC_INT64, true),
+	};
+	const char *method = bind ? "vtep-bind-vlan" : "vtep-unbind-vlan";
+	struct bind_params bp = { .vlan = -1, .vni = -1 };
+	struct sw_port_opts o;
+	struct sw_vv_list *l = NULL;
+	struct sw_port *p;
+	char err[512] = "", *text = NULL;
+	unsigned i;
+	int ret;
+
+	if (vsl_rpc_decode(call, params, table, VSL_ARRAY_SIZE(table), &bp))
+		return 0;
+	p = sw_port_find(bp.port);
+	if (!p) {
+		vsl_rpc_reply_errno(call, -ENOENT, "%s: no port '%s'", method, bp.port);
+		return 0;
+	}
+	if (bp.vlan < 1 || bp.vlan > SW_VLAN_MAX) {
+		vsl_rpc_reply_errno(call, -EINVAL, "%s: vlan %lld is not 1-4095", method,
+				    (long long)bp.vlan);
+		return 0;
+	}
+	if (bind && (bp.vni < 1 || bp.vni > VX_VNI_MAX)) {
+		vsl_rpc_reply_errno(call, -EINVAL, "%s: vni %lld is not 1-16777215", method,
+				    (long long)bp.vni);
+		return 0;
+	}
+	l = malloc(sizeof(*l));
+	text = malloc(SW_VV_TEXT_MAX);
+	if (!l || !text) {
+		vsl_rpc_reply_errno(call, -ENOMEM, NULL);
+		goto out;
+	}
+	sw_vv_map_list(p->cfg.vv, l);
+	for (i = 0; i < l->n && l->b[i].vlan != bp.vlan; i++)
+		;
+	if (bind) {
+		if (i < l->n) {
+			vsl_rpc_reply_errno(call, -EEXIST, "%s: VLAN %lld of port '%s' is already "
+					    "bound to VNI %u", method, (long long)bp.vlan, p->name,
+					    l->b[i].vni);
+			goto out;
+		}
+		for (i = 0; i < l->n; i++) {
+			if (l->b[i].vni == bp.vni) {
+				vsl_rpc_reply_errno(call, -EEXIST, "%s: VNI %lld is already bound "
+						    "to VLAN %u of port '%s'", method,
+						    (long long)bp.vni, l->b[i].vlan, p->name);
+				goto out;
+			}
+		}
+		if (l->n == SW_VV_MAX) {
+			vsl_rpc_reply_errno(call, -ENOSPC, "%s: port '%s' has the maximum of %d "
+					    "bindings", method, p->name, SW_VV_MAX);
+			goto out;
+		}
+		l->b[l->n++] = (struct sw_vv_binding){ .vlan = (uint16_t)bp.vlan,
+						       .vni = (uint32_t)bp.vni };
+	} else {
+		if (i == l->n) {
+			vsl_rpc_reply_errno(call, -ENOENT, "%s: VLAN %lld of port '%s' is not bound "
+					    "to a VNI", method, (long long)bp.vlan, p->name);
+			goto out;
+		}
+		l->b[i] = l->b[--l->n];
+	}
+	/* Any order will do: the parser sorts it again. */
+	sw_vv_format(l, text, SW_VV_TEXT_MAX);
+	memset(&o, 0, sizeof(o));
+	o.name = p->name;
+	o.tag = UINT32_MAX;
+	o.native_vlan = -1;
+	o.mac_limit = -1;
+	o.vni = -1;
+	o.vlan_vni = text;
+	ret = sw_port_set(p, &o, err, sizeof(err));
+	if (ret)
+		vsl_rpc_reply_errno(call, ret, "%s: port '%s': %s", method, p->name, err);
+	else
+		vsl_rpc_reply(call, sw_port_to_json(p, true));
+out:
+	free(l);
+	free(text);
+	return 0;
+}
+
+static int rpc_vtep_bind_vlan(struct vsl_rpc_call *call, struct json_object *params)
+{
+	return bind_change(call, params, true);
+}
+VSL_RPC_REGISTER("vtep-bind-vlan", rpc_vtep_bind_vlan,
+		 "vtep-bind-vlan {port, vlan, vni}: VLAN of trunk port joins the VNI (tag stripped "
+		 "before encap, pushed after decap); same as adding VLAN:VNI to its vlan_vni")
+
+static int rpc_vtep_unbind_vlan(struct vsl_rpc_call *call, struct json_object *params)
+{
+	return bind_change(call, params, false);
+}
+VSL_RPC_REGISTER("vtep-unbind-vlan", rpc_vtep_unbind_vlan,
+		 "vtep-unbind-vlan {port, vlan}: the trunk's VLAN leaves its VNI")

@@ -16,6 +16,7 @@
 
 #include "sw_cls.h"
 #include "sw_fdb.h"
+#include "sw_vlan_vni.h"
 #include "sw_vxlan.h"
 #include "vsl_config.h"
 #include "vsl_log.h"
@@ -865,6 +866,35 @@ static void learned_one(const uint8_t mac[6], uint16_t vlan, uint16_t ofport, ui
 	json_object_array_add(c->arr[vlan - SW_VX_SEG_BASE], o);
 }
 
+/* Trunk VLANs bound to the VNI (sw_vlan_vni.h), with their counters. */
+static struct json_object *vni_vlans_json(uint32_t vni)
+{
+	struct json_object *arr = json_object_new_array();
+
+	for (uint16_t of = 1; of <= SW_OFPORT_MAX; of++) {
+		struct sw_port *p = sw_port_find_ofport(of);
+		const struct sw_vv_map *m = p ? p->cfg.vv : NULL;
+
+		for (unsigned s = 0; m && s < SW_VV_MAX; s++) {
+			struct json_object *o;
+			struct sw_vv_stats c;
+
+			if (!m->b[s].vlan || m->b[s].vni != vni)
+				continue;
+			sw_vv_stats_sum(m, s, &c);
+			o = json_object_new_object();
+			add_str(o, "port", p->name);
+			add_u64(o, "vlan", m->b[s].vlan);
+			add_u64(o, "rx_packets", c.rx_packets);
+			add_u64(o, "rx_bytes", c.rx_bytes);
+			add_u64(o, "tx_packets", c.tx_packets);
+			add_u64(o, "tx_bytes", c.tx_bytes);
+			json_object_array_add(arr, o);
+		}
+	}
+	return arr;
+}
+
 struct json_object *sw_vx_show_json(void)
 {
 	struct json_object *res = json_object_new_object(), *vteps = json_object_new_array();
@@ -935,6 +965,7 @@ struct json_object *sw_vx_show_json(void)
 				json_object_array_add(pa, json_object_new_string(p->name));
 		}
 		json_object_object_add(o, "ports", pa);
+		json_object_object_add(o, "vlans", vni_vlans_json(e->vni));
 		cnt_json(o, vni_cnt, s);
 		lc.arr[s] = json_object_new_array();
 		json_object_object_add(o, "macs", lc.arr[s]);

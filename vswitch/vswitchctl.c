@@ -122,6 +122,8 @@ static void print_port_line(struct json_object *p)
 		printf("  native_vlan: %" PRId64, num(p, "native_vlan"));
 	if (get(p, "trunks"))
 		printf("  trunks: %s", str(p, "trunks"));
+	if (get(p, "vlan_vni"))
+		printf("  vlan_vni: %s", str(p, "vlan_vni"));
 	printf("\n            admin: %s  link: %s  mtu: %" PRId64 "  mac: %s  macs learned: %" PRId64
 	       "\n", str(p, "admin"), str(p, "link"), num(p, "mtu"), str(p, "mac"),
 	       num(p, "macs_learned"));
@@ -190,6 +192,25 @@ static void print_show(struct json_object *res)
 		print_port_line(json_object_array_get_idx(ports, i));
 }
 
+static void print_cnt(struct json_object *o)
+{
+	printf("rx %" PRId64 " pkts %" PRId64 " bytes, tx %" PRId64 " pkts %" PRId64 " bytes",
+	       num(o, "rx_packets"), num(o, "rx_bytes"), num(o, "tx_packets"), num(o, "tx_bytes"));
+}
+
+/* A trunk's VLAN-to-VNI bindings with their counters. */
+static void print_bindings(struct json_object *a)
+{
+	for (size_t i = 0; a && i < json_object_array_length(a); i++) {
+		struct json_object *b = json_object_array_get_idx(a, i);
+
+		printf("                         vlan %" PRId64 " -> vni %" PRId64 ": ",
+		       num(b, "vlan"), num(b, "vni"));
+		print_cnt(b);
+		printf("\n");
+	}
+}
+
 static void print_dump_ports(struct json_object *res)
 {
 	for (size_t i = 0; i < json_object_array_length(res); i++) {
@@ -210,6 +231,7 @@ static void print_dump_ports(struct json_object *res)
 			}
 		}
 		printf("%s\n", any ? ")" : "");
+		print_bindings(get(p, "vlan_vni_bindings"));
 	}
 }
 
@@ -246,6 +268,29 @@ static int build_vni_remote(int argc, char **argv, struct json_object **params)
 	return 0;
 }
 
+/* PORT VLAN [VNI] → {"port": PORT, "vlan": VLAN, "vni": VNI} */
+static int build_bind(int argc, char **argv, struct json_object **params)
+{
+	long long n[2] = { 0, 0 };
+
+	for (int i = 1; i < argc; i++) {
+		char *end;
+
+		n[i - 1] = strtoll(argv[i], &end, 10);
+		if (!*argv[i] || *end || n[i - 1] < 0) {
+			fprintf(stderr, "%s: '%s' is not a %s\n", prog, argv[i], i == 1 ? "VLAN"
+											  : "VNI");
+			return -EINVAL;
+		}
+	}
+	*params = json_object_new_object();
+	json_object_object_add(*params, "port", json_object_new_string(argv[0]));
+	json_object_object_add(*params, "vlan", json_object_new_int64(n[0]));
+	if (argc > 2)
+		json_object_object_add(*params, "vni", json_object_new_int64(n[1]));
+	return 0;
+}
+
 /* IP [MAC] → {"ip": IP, "mac": MAC} */
 static int build_neigh(int argc, char **argv, struct json_object **params)
 {
@@ -254,12 +299,6 @@ static int build_neigh(int argc, char **argv, struct json_object **params)
 	if (argc > 1)
 		json_object_object_add(*params, "mac", json_object_new_string(argv[1]));
 	return 0;
-}
-
-static void print_cnt(struct json_object *o)
-{
-	printf("rx %" PRId64 " pkts %" PRId64 " bytes, tx %" PRId64 " pkts %" PRId64 " bytes",
-	       num(o, "rx_packets"), num(o, "rx_bytes"), num(o, "tx_packets"), num(o, "tx_bytes"));
 }
 
 static void print_vtep_show(struct json_object *res)
@@ -298,6 +337,14 @@ static void print_vtep_show(struct json_object *res)
 		printf("\n    ports: %s\n    remotes: %s\n",
 		       json_object_to_json_string_ext(get(e, "ports"), JSON_C_TO_STRING_PLAIN),
 		       json_object_to_json_string_ext(get(e, "remotes"), JSON_C_TO_STRING_PLAIN));
+		l = get(e, "vlans");
+		for (size_t j = 0; l && j < json_object_array_length(l); j++) {
+			struct json_object *b = json_object_array_get_idx(l, j);
+
+			printf("    vlan %" PRId64 " of %s: ", num(b, "vlan"), str(b, "port"));
+			print_cnt(b);
+			printf("\n");
+		}
 		l = get(e, "macs");
 		for (size_t j = 0; l && j < json_object_array_length(l); j++) {
 			struct json_object *m = json_object_array_get_idx(l, j);
@@ -506,7 +553,8 @@ int main(int argc, char **argv)
 		  1, -1, "add-port", build_name_kv, print_port_cfg },
 		{ "del-port", "NAME", "remove a port", 1, 1, "del-port", build_name, NULL },
 		{ "set-port", "NAME key=value...",
-		  "change a port: tag, trunks, vlan_mode, native_vlan, mtu, admin, mac_limit", 2, -1,
+		  "change a port: tag, trunks, vlan_mode, native_vlan, vlan_vni, vni, mtu, admin, "
+		  "mac_limit", 2, -1,
 		  "set-port", build_name_kv, print_port_cfg },
 		{ "show", "", "show the bridge and its ports", 0, 0, "show", NULL, print_show },
 		{ "dump-ports", "[NAME]", "port counters and drops by reason", 0, 1, "dump-ports",
@@ -553,6 +601,10 @@ int main(int argc, char **argv)
 		  build_vni_remote, print_port_cfg },
 		{ "vtep-del-remote", "VNI IP", "remove a remote VTEP from a VNI", 2, 2,
 		  "vtep-del-remote", build_vni_remote, print_port_cfg },
+		{ "vtep-bind-vlan", "PORT VLAN VNI", "VLAN of trunk PORT joins VNI (as vlan_vni=)", 3,
+		  3, "vtep-bind-vlan", build_bind, print_port_cfg },
+		{ "vtep-unbind-vlan", "PORT VLAN", "VLAN of trunk PORT leaves its VNI", 2, 2,
+		  "vtep-unbind-vlan", build_bind, print_port_cfg },
 		{ "vtep-add-neighbor", "IP MAC", "a static underlay neighbour", 2, 2,
 		  "vtep-add-neighbor", build_neigh, print_port_cfg },
 		{ "vtep-del-neighbor", "IP", "forget an underlay neighbour", 1, 1,

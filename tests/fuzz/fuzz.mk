@@ -13,3 +13,4 @@ FUZZ_COMPS_fuzz_virtio_blk := blockdev common
 FUZZ_COMPS_fuzz_group_parse := vswitch vxlan sdn-agent common
 FUZZ_COMPS_fuzz_vxlan_decap := vxlan common
 FUZZ_COMPS_fuzz_vmm_def := vmm common
+FUZZ_COMPS_fuzz_vlan_vni := vswitch vxlan sdn-agent common
