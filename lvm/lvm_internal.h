@@ -59,6 +59,9 @@ int lvm_sync_io(struct blk_bdev *b, enum blk_io_type t, uint64_t off, void *buf,
 void *lvm_buf_alloc(size_t len);          /* 4 KiB aligned, zeroed; free() */
 void lvm_uuid_gen(uint8_t *uuid);
 void lvm_uuid_str(const uint8_t *uuid, char *buf);   /* 37 bytes */
+/* The message for a refused claim on bdev `name` (-ENOENT or -EBUSY: who
+ * holds it); returns ret. */
+int lvm_in_use_err(const char *name, int ret, char *err, size_t errlen);
 int lvm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

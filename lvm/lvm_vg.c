@@ -272,21 +272,13 @@ static int open_pvs(const char *vg, const char *const *names, unsigned n, struct
 	if (n == 0 || n > LVM_MAX_PVS)
 		return lvm_errf(err, errlen, -EINVAL, "a VG needs 1 to %d PVs", LVM_MAX_PVS);
 	snprintf(claim, sizeof(claim), "lvm:%s", vg);
+	/* The claims keep others out from now on, and are refused while a user
+	 * (an export) holds a bdev: it must not see LVM metadata appear. */
 	ret = blk_bdev_open_claimed(names, n, claim, out, &bad);
-	if (ret == -ENOENT)
-		return lvm_errf(err, errlen, ret, "no bdev '%s'", names[bad]);
-	if (ret == -EBUSY)
-		return lvm_errf(err, errlen, ret, "bdev '%s' is in use", names[bad]);
+	if (ret == -ENOENT || ret == -EBUSY)
+		return lvm_in_use_err(names[bad], ret, err, errlen);
 	if (ret)
 		return lvm_errf(err, errlen, ret, "bad PV list (a name listed twice?)");
-	/* The claim keeps others out from now on; a user already holding a bdev
-	 * open (an export) must not see LVM metadata appear under it. */
-	for (unsigned i = 0; i < n; i++)
-		if (blk_bdev_refs(out[i]) > 1) {
-			blk_bdev_close_claimed(out, n);
-			memset(out, 0, sizeof(*out) * n);
-			return lvm_errf(err, errlen, -EBUSY, "bdev '%s' is open (exported?)", names[i]);
-		}
 	return 0;
 }
 

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "raid"))
-from bench_raid import Rpc, commit, fio, MB  # noqa: E402
+from bench_raid import Rpc, commit, fio, settle, MB  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -77,11 +77,21 @@ def thin_cases(rpc, export, emit, size, runtime):
          metadata_percent=round(pool["metadata_percent"], 2))
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of a process (all its threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--size", default="256M")
     ap.add_argument("--runtime", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="linear case: LV and file runs, alternating, this many times each")
+    ap.add_argument("--linear-only", action="store_true")
     a = ap.parse_args()
     size = int(a.size[:-1]) * MB if a.size[-1] in "Mm" else int(a.size)
     base = {"bench": "lvm", "host": platform.node(), "commit": commit(),
@@ -111,29 +121,57 @@ def main():
             rpc("export-add", {"bdev": name, "type": "nbd", "socket": s})
             return f"nbd+unix:///{name}?socket={s}"
 
+        # A second file bdev on the same file, unclaimed: the same bytes the
+        # LV maps (its extents start at 1 MiB), through the same export type,
+        # measured in alternation with the LV so both see the same load.
+        rpc("bdev-create", {"type": "file", "name": "raw", "path": path, "direct": True})
         rpc("vg-create", {"name": "bv", "pvs": ["pv"]})
         vg = rpc("vg-list", {"name": "bv"})[0]
         lv_size = vg["free"]
         rpc("lv-create", {"vg": "bv", "name": "lin", "size": lv_size})
-        uri = export("bv-lin")
-        subprocess.run(["fio", "--name=fill", "--ioengine=nbd", f"--uri={uri}", "--rw=write",
+        lv_uri = export("bv-lin")
+        raw_uri = export("raw")
+        subprocess.run(["fio", "--name=fill", "--ioengine=nbd", f"--uri={lv_uri}", "--rw=write",
                         "--bs=1M", "--iodepth=8", f"--size={lv_size}"], check=True,
                        capture_output=True, timeout=600)
-        j = fio(uri, ["--rw=randread", "--bs=4k", "--iodepth=32"], a.runtime)
-        lv_iops = j["read"]["iops"]
-        emit(case="linear_lv", job="randread-4k-qd32", iops=round(lv_iops),
-             mb_s=round(j["read"]["bw_bytes"] / MB, 1))
+        settle(path)
+        job = ["--rw=randread", "--bs=4k", "--iodepth=32", "--randseed=1"]
+        runs = {"linear_lv": (lv_uri, job + [f"--size={lv_size}"]),
+                "file_bdev": (raw_uri, job + [f"--offset={MB}", f"--size={lv_size}"])}
+        res = {k: [] for k in runs}
+        for r in range(a.rounds):
+            order = list(runs) if r % 2 == 0 else list(runs)[::-1]
+            for case in order:
+                uri, args = runs[case]
+                cpu0 = cpu_seconds(d.pid)
+                j = fio(uri, args, a.runtime)
+                cpu = cpu_seconds(d.pid) - cpu0
+                ios = j["read"]["total_ios"]
+                res[case].append((j["read"]["iops"], cpu / ios * 1e6 if ios else 0))
+                emit(case=case, round=r, job="randread-4k-qd32", iops=round(j["read"]["iops"]),
+                     blockd_cpu_us_per_io=round(res[case][-1][1], 2),
+                     loadavg=round(os.getloadavg()[0], 2))
+
+        def med(v):
+            v = sorted(v)
+            return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+        lv_iops, file_iops = (med([x[0] for x in res[k]]) for k in ("linear_lv", "file_bdev"))
+        ratios = [l[0] / f[0] for l, f in zip(res["linear_lv"], res["file_bdev"])]
+        emit(case="ratio", job="randread-4k-qd32", rounds=a.rounds,
+             lv_iops_median=round(lv_iops), file_iops_median=round(file_iops),
+             lv_over_file=round(lv_iops / file_iops, 3),
+             lv_over_file_per_round=[round(x, 3) for x in ratios],
+             lv_cpu_us_per_io_median=round(med([x[1] for x in res["linear_lv"]]), 2),
+             file_cpu_us_per_io_median=round(med([x[1] for x in res["file_bdev"]]), 2),
+             loadavg=round(os.getloadavg()[0], 2))
         rpc("export-remove", {"name": "bv-lin"})
+        rpc("export-remove", {"name": "raw"})
         rpc("lv-remove", {"vg": "bv", "name": "lin"})
         rpc("vg-remove", {"name": "bv"})
-        uri = export("pv")
-        j = fio(uri, ["--rw=randread", "--bs=4k", "--iodepth=32", f"--offset={MB}",
-                      f"--size={lv_size}"], a.runtime)
-        file_iops = j["read"]["iops"]
-        emit(case="file_bdev", job="randread-4k-qd32", iops=round(file_iops),
-             mb_s=round(j["read"]["bw_bytes"] / MB, 1))
-        emit(case="ratio", job="randread-4k-qd32", lv_over_file=round(lv_iops / file_iops, 3))
-        rpc("export-remove", {"name": "pv"})
+        rpc("bdev-delete", {"name": "raw"})
+        if a.linear_only:
+            return 0
         thin_cases(rpc, export, emit, size, a.runtime)
     finally:
         d.terminate()
