@@ -312,6 +312,24 @@ int blk_bdev_delete(const char *name)
 	return 0;
 }
 
+void blk_bdev_shutdown_all(void)
+{
+	unsigned n = 0, i = 0;
+	struct blk_bdev **all;
+
+	for (struct blk_bdev *b = bdev_head; b; b = b->next)
+		n++;
+	all = calloc(n ? n : 1, sizeof(*all));
+	if (!all)
+		return;
+	for (struct blk_bdev *b = bdev_head; b; b = b->next)
+		all[i++] = b;
+	while (i-- > 0)
+		if (all[i]->ops->shutdown)
+			all[i]->ops->shutdown(all[i]);
+	free(all);
+}
+
 void blk_bdev_delete_all(void)
 {
 	/* Newest first: what stacks on a bdev was created after it. */

@@ -117,6 +117,11 @@ struct lvm_thin_pool *lvm_thin_pool_get(struct lvm_vg *vg, const uint8_t *uuid);
 struct lvm_thin_pool *lvm_thin_pool_next(const struct lvm_thin_pool *p);
 /* Commits the pool's mapping (data flush, checkpoint, superblock). */
 int lvm_thin_commit(struct lvm_thin_pool *p);
+/* A commit for a clean stop: also when nothing changed, and ending the log
+ * with a clean-stop record (the next open needs no recovery). */
+int lvm_thin_commit_clean(struct lvm_thin_pool *p);
+/* Mapped or freed anything since the last commit? */
+bool lvm_thin_pool_dirty(struct lvm_thin_pool *p);
 uint32_t lvm_thin_chunk_size(const struct lvm_thin_pool *p);
 uint32_t lvm_thin_next_id(struct lvm_thin_pool *p, const struct lvm_md *md);
 struct lvm_thin_dev *lvm_thin_dev_get(struct lvm_thin_pool *p, uint32_t id);

@@ -138,6 +138,6 @@ int lvm_in_use_err(const char *name, int ret, char *err, size_t errlen)
 	if (blk_bdev_claimed_by(b))
 		return lvm_errf(err, errlen, ret, "bdev '%s' is in use (claimed by %s)", name,
 				blk_bdev_claimed_by(b));
-	return lvm_errf(err, errlen, ret, "bdev '%s' is in use (%u export%s)", name,
+	return lvm_errf(err, errlen, ret, "bdev '%s' is open (%u export%s)", name,
 			blk_bdev_users(b), blk_bdev_users(b) == 1 ? "" : "s");
 }

@@ -64,6 +64,11 @@ struct blk_bdev_ops {
 	 * -EBUSY instead of destroying it. Not asked at shutdown, when the
 	 * reactors are stopped. Control thread. */
 	bool (*busy)(const struct blk_bdev *b);
+	/* Optional: a clean daemon stop is under way (control thread, the
+	 * reactors still run, the vhost-user exports are gone): write back what
+	 * the type keeps only in memory (a thin pool's uncommitted mappings), so
+	 * that the next start has nothing to recover. */
+	void (*shutdown)(struct blk_bdev *b);
 };
 
 /* Latency histogram in TSC cycles (converted to ns when read): 4 linear

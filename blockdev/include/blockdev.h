@@ -155,6 +155,9 @@ struct blk_bdev *blk_bdev_base(const struct blk_bdev *b);
 
 /* Deletes an unused bdev: -ENOENT, or -EBUSY while anything holds it open. */
 int blk_bdev_delete(const char *name);
+/* A clean stop: runs every bdev's ops->shutdown, most recent first (daemon
+ * shutdown, while the reactors still run). */
+void blk_bdev_shutdown_all(void);
 /* Deletes every bdev, most recent first (daemon shutdown, after the exports). */
 void blk_bdev_delete_all(void);
 
