@@ -16,6 +16,7 @@
 struct lvm_map {
 	uint64_t size;                          /* bytes */
 	uint64_t extent_size;
+	uint32_t extent_shift;                  /* log2(extent_size) */
 	uint32_t n_segs;
 	uint64_t pv_mask;                       /* PVs the segments use (flush) */
 	struct blk_bdev *pv[LVM_MAX_PVS];

@@ -69,7 +69,7 @@ static struct lvm_lv *lv_of(const struct blk_bdev *b)
 static int map_lookup(const struct lvm_map *m, uint64_t off, uint32_t *pv, uint64_t *pv_off,
 		      uint64_t *max)
 {
-	uint64_t le = off / m->extent_size;
+	uint64_t le = off >> m->extent_shift;    /* no 64-bit division per I/O */
 	uint32_t lo = 0, hi = m->n_segs;
 
 	while (hi - lo > 1) {
@@ -416,6 +416,7 @@ struct lvm_map *lvm_map_build(const struct lvm_vg *vg, uint32_t i)
 		return NULL;
 	m->size = l->le_count * md->extent_size;
 	m->extent_size = md->extent_size;
+	m->extent_shift = (uint32_t)__builtin_ctzll(md->extent_size);   /* a power of two */
 	m->n_segs = l->n_segs;
 	memcpy(m->segs, &md->segs[l->first_seg], l->n_segs * sizeof(m->segs[0]));
 	memcpy(m->pv, vg->pv, sizeof(m->pv));
