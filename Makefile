@@ -204,8 +204,14 @@ $(O)/bench/vub_bench: bench/blockdev/vub_bench.c $(O)/config.mk
 	@echo "  BENCH   $<"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
+# The LVM data-path micro benchmark drives a reactor itself, like a unit test.
+$(O)/bench/lvm_path_bench: bench/lvm/lvm_path_bench.c $(call comp_libs,lvm blockdev common) $(O)/config.mk
+	@mkdir -p $(@D)
+	@echo "  BENCH   $<"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(call comp_libs,lvm blockdev common) $(PKG_LIBS)
+
 .PHONY: bench-bins
-bench-bins: all $(BENCH_BINS) $(O)/bench/vub_bench
+bench-bins: all $(BENCH_BINS) $(O)/bench/vub_bench $(O)/bench/lvm_path_bench
 
 # ---------------------------------------------------------------------------
 .PHONY: deps test test-only asan demo bench install clean

@@ -33,6 +33,10 @@ if command -v fio >/dev/null; then
   /usr/bin/python3 "$repo/bench/raid/bench_raid.py" --build "$build" --size 256M --runtime 5
 fi
 
+# LVM: CPU per I/O of a linear LV against its base (process CPU time: steady under load).
+[ -x "$build/bench/lvm_path_bench" ] && "$build/bench/lvm_path_bench" --base null 2>/dev/null
+[ -x "$build/bench/lvm_path_bench" ] && "$build/bench/lvm_path_bench" --base file --dir /dev/shm 2>/dev/null
+
 # LVM: a linear LV against the file bdev under it.
 if command -v fio >/dev/null; then
   /usr/bin/python3 "$repo/bench/lvm/bench_lvm.py" --build "$build"

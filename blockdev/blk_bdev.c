@@ -115,6 +115,7 @@ uint64_t blk_bdev_size(const struct blk_bdev *b) { return b->block_count << b->b
 uint32_t blk_bdev_caps(const struct blk_bdev *b) { return b->caps; }
 const uint8_t *blk_bdev_uuid(const struct blk_bdev *b) { return b->uuid; }
 unsigned blk_bdev_refs(const struct blk_bdev *b) { return b->refs; }
+unsigned blk_bdev_users(const struct blk_bdev *b) { return b->users; }
 struct blk_bdev *blk_bdev_base(const struct blk_bdev *b) { return b->base; }
 
 const char *blk_bdev_claimed_by(const struct blk_bdev *b)
@@ -203,10 +204,14 @@ int blk_bdev_open(const char *name, const char *claim, struct blk_bdev **out)
 
 	if (!b)
 		return -ENOENT;
-	if (claim && b->claimed_by[0])
+	/* A claim excludes every other consumer: another claim and the shared
+	 * users (exports) alike. Internal references do not count. */
+	if (b->claimed_by[0] || (claim && b->users))
 		return -EBUSY;
 	if (claim)
 		snprintf(b->claimed_by, sizeof(b->claimed_by), "%s", claim);
+	else
+		b->users++;
 	b->refs++;
 	*out = b;
 	return 0;
@@ -216,6 +221,18 @@ void blk_bdev_close(struct blk_bdev *b, bool claimed)
 {
 	if (claimed)
 		b->claimed_by[0] = '\0';
+	else
+		b->users--;
+	b->refs--;
+}
+
+void blk_bdev_ref(struct blk_bdev *b)
+{
+	b->refs++;
+}
+
+void blk_bdev_unref(struct blk_bdev *b)
+{
 	b->refs--;
 }
 
@@ -293,6 +310,24 @@ int blk_bdev_delete(const char *name)
 		return -EBUSY;
 	bdev_destroy(b);
 	return 0;
+}
+
+void blk_bdev_shutdown_all(void)
+{
+	unsigned n = 0, i = 0;
+	struct blk_bdev **all;
+
+	for (struct blk_bdev *b = bdev_head; b; b = b->next)
+		n++;
+	all = calloc(n ? n : 1, sizeof(*all));
+	if (!all)
+		return;
+	for (struct blk_bdev *b = bdev_head; b; b = b->next)
+		all[i++] = b;
+	while (i-- > 0)
+		if (all[i]->ops->shutdown)
+			all[i]->ops->shutdown(all[i]);
+	free(all);
 }
 
 void blk_bdev_delete_all(void)

@@ -211,6 +211,18 @@ static int run_done(struct blk_reactor *r)
 	return n;
 }
 
+void blk_io_complete_now(struct blk_io *io, int status)
+{
+	struct blk_reactor *r = io->reactor;
+	blk_io_cb cb = io->cb;
+	void *arg = io->cb_arg;
+
+	io->status = status;
+	blk_io_account(io);
+	blk_reactor_io_put(r, io);
+	cb(arg, status);
+}
+
 /* --------------------------------------------------------------- pollers */
 
 void blk_poller_add(struct blk_reactor *r, struct blk_poller *p)

@@ -167,7 +167,7 @@ static int rpc_bdev_delete(struct vsl_rpc_call *call, struct json_object *params
 		return -EINVAL;
 	b = blk_bdev_find(p.name);
 	if (b && b->refs) {
-		vsl_rpc_reply_errno(call, -EBUSY, "bdev '%s' is in use (%u users%s%s)", p.name,
+		vsl_rpc_reply_errno(call, -EBUSY, "bdev '%s' is in use (%u holders%s%s)", p.name,
 				    b->refs, b->claimed_by[0] ? ", claimed by " : "", b->claimed_by);
 		return 0;
 	}
@@ -237,7 +237,8 @@ static struct json_object *bdev_json(const struct blk_bdev *b)
 	json_object_object_add(o, "base", b->base ? json_object_new_string(b->base->name) : NULL);
 	json_object_object_add(o, "claimed_by",
 			       b->claimed_by[0] ? json_object_new_string(b->claimed_by) : NULL);
-	json_object_object_add(o, "users", json_object_new_int((int)b->refs));
+	json_object_object_add(o, "users", json_object_new_int((int)b->users));
+	json_object_object_add(o, "refs", json_object_new_int((int)b->refs));
 	if (b->caps & BLK_CAP_FLUSH)
 		json_object_array_add(caps, json_object_new_string("flush"));
 	if (b->caps & BLK_CAP_DISCARD)

@@ -22,6 +22,17 @@ struct add_params {
 };
 
 /* Answers an export-add of a vhost-user-blk export. */
+/* An export is a shared user of its bdev: refused while a module owns the
+ * bdev's contents with an exclusive claim (a RAID member, an LVM PV). */
+static void reply_claimed(struct vsl_rpc_call *call, const char *bdev)
+{
+	struct blk_bdev *b = blk_bdev_find(bdev);
+	const char *by = b ? blk_bdev_claimed_by(b) : NULL;
+
+	vsl_rpc_reply_errno(call, -EBUSY, "bdev '%s' is claimed by %s: export what is built on it",
+			    bdev, by ? by : "another user");
+}
+
 static int export_add_vub(struct vsl_rpc_call *call, const struct add_params *p, const char *name)
 {
 	struct blk_vub_export_opts o = { .name = name, .bdev = p->bdev, .socket = p->socket,
@@ -70,6 +81,9 @@ static int export_add_vub(struct vsl_rpc_call *call, const struct add_params *p,
 		return 0;
 	case -ENOENT:
 		vsl_rpc_reply_errno(call, ret, "no bdev '%s'", p->bdev);
+		return 0;
+	case -EBUSY:
+		reply_claimed(call, p->bdev);
 		return 0;
 	case -EINVAL:
 		vsl_rpc_reply_errno(call, ret, "bad export name, socket path or bdev block size");
@@ -152,6 +166,9 @@ static int rpc_export_add(struct vsl_rpc_call *call, struct json_object *params)
 		return 0;
 	case -ENOENT:
 		vsl_rpc_reply_errno(call, ret, "no bdev '%s'", p.bdev);
+		return 0;
+	case -EBUSY:
+		reply_claimed(call, p.bdev);
 		return 0;
 	case -EPERM:
 		vsl_rpc_reply_errno(call, ret,

@@ -180,6 +180,9 @@ int main(int argc, char **argv)
 
 	/* vhost-user front ends first: their requests drain on the reactors. */
 	blk_vub_fini();
+	/* Write back what bdevs keep in memory (thin pool mappings) while the
+	 * reactors still run. */
+	blk_bdev_shutdown_all();
 	/* Threads and kernel first, then the memory they used. */
 	blk_reactors_stop();
 	blk_nbd_fini();

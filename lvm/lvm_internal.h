@@ -16,6 +16,7 @@
 struct lvm_map {
 	uint64_t size;                          /* bytes */
 	uint64_t extent_size;
+	uint32_t extent_shift;                  /* log2(extent_size) */
 	uint32_t n_segs;
 	uint64_t pv_mask;                       /* PVs the segments use (flush) */
 	struct blk_bdev *pv[LVM_MAX_PVS];
@@ -59,6 +60,9 @@ int lvm_sync_io(struct blk_bdev *b, enum blk_io_type t, uint64_t off, void *buf,
 void *lvm_buf_alloc(size_t len);          /* 4 KiB aligned, zeroed; free() */
 void lvm_uuid_gen(uint8_t *uuid);
 void lvm_uuid_str(const uint8_t *uuid, char *buf);   /* 37 bytes */
+/* The message for a refused claim on bdev `name` (-ENOENT or -EBUSY: who
+ * holds it); returns ret. */
+int lvm_in_use_err(const char *name, int ret, char *err, size_t errlen);
 int lvm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -114,6 +118,11 @@ struct lvm_thin_pool *lvm_thin_pool_get(struct lvm_vg *vg, const uint8_t *uuid);
 struct lvm_thin_pool *lvm_thin_pool_next(const struct lvm_thin_pool *p);
 /* Commits the pool's mapping (data flush, checkpoint, superblock). */
 int lvm_thin_commit(struct lvm_thin_pool *p);
+/* A commit for a clean stop: also when nothing changed, and ending the log
+ * with a clean-stop record (the next open needs no recovery). */
+int lvm_thin_commit_clean(struct lvm_thin_pool *p);
+/* Mapped or freed anything since the last commit? */
+bool lvm_thin_pool_dirty(struct lvm_thin_pool *p);
 uint32_t lvm_thin_chunk_size(const struct lvm_thin_pool *p);
 uint32_t lvm_thin_next_id(struct lvm_thin_pool *p, const struct lvm_md *md);
 struct lvm_thin_dev *lvm_thin_dev_get(struct lvm_thin_pool *p, uint32_t id);

@@ -126,3 +126,18 @@ int lvm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
 	}
 	return ret;
 }
+
+int lvm_in_use_err(const char *name, int ret, char *err, size_t errlen)
+{
+	struct blk_bdev *b = blk_bdev_find(name);
+
+	if (ret == -ENOENT || !b)
+		return lvm_errf(err, errlen, -ENOENT, "no bdev '%s'", name);
+	if (ret != -EBUSY)
+		return lvm_errf(err, errlen, ret, "bdev '%s': %s", name, strerror(-ret));
+	if (blk_bdev_claimed_by(b))
+		return lvm_errf(err, errlen, ret, "bdev '%s' is in use (claimed by %s)", name,
+				blk_bdev_claimed_by(b));
+	return lvm_errf(err, errlen, ret, "bdev '%s' is open (%u export%s)", name,
+			blk_bdev_users(b), blk_bdev_users(b) == 1 ? "" : "s");
+}

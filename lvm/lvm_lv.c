@@ -7,8 +7,11 @@
  * to the segment's end (linear) or to the stripe chunk's end (striped). A
  * request is cut at those boundaries; up to LV_SLOTS pieces are in flight at
  * once and every completion refills its slot, so nothing is allocated per
- * I/O. Flush goes to every PV the LV's segments use. The first error is the
- * request's status.
+ * I/O. A request that fits one piece (the usual case) goes down with the
+ * caller's iovec untouched. Flush goes to every PV the LV's segments use. The
+ * first error is the request's status. The last child's completion completes
+ * the LV request at once (blk_io_complete_now()): an LV adds no reactor
+ * iteration to an I/O's path.
  *
  * Maps are immutable: a resize publishes a new one with an atomic store
  * (release) and the reactors pick it up on their next request (acquire);
@@ -66,7 +69,7 @@ static struct lvm_lv *lv_of(const struct blk_bdev *b)
 static int map_lookup(const struct lvm_map *m, uint64_t off, uint32_t *pv, uint64_t *pv_off,
 		      uint64_t *max)
 {
-	uint64_t le = off / m->extent_size;
+	uint64_t le = off >> m->extent_shift;    /* no 64-bit division per I/O */
 	uint32_t lo = 0, hi = m->n_segs;
 
 	while (hi - lo > 1) {
@@ -145,7 +148,11 @@ static int lv_pump(struct lv_io *lio)
 			break;
 		}
 		len = VSL_MIN(max, io->len - lio->next);
-		if (rw) {
+		if (rw && len == io->len) {
+			/* The whole request in one piece (the usual case): the
+			 * caller's iovec as it is. */
+			p->iovcnt = 0;
+		} else if (rw) {
 			len = slice_iov(io, lio->next, len, p, io->bdev->block_size);
 			if (!len) {
 				lio->status = -EINVAL;
@@ -153,7 +160,8 @@ static int lv_pump(struct lv_io *lio)
 			}
 		}
 		ret = blk_bdev_submit(lio->map->pv[pv], io->reactor, io->type, io->flags, pv_off,
-				      len, rw ? p->iov : NULL, rw ? p->iovcnt : 0, lv_done,
+				      len, !rw ? NULL : p->iovcnt ? p->iov : io->iov,
+				      !rw ? 0 : p->iovcnt ? p->iovcnt : io->iovcnt, lv_done,
 				      &lio->idx[slot]);
 		if (ret == -ENOMEM)
 			return -ENOMEM;
@@ -184,7 +192,7 @@ static void lv_retry(void *arg)
 	    blk_reactor_send(lio->io->reactor, lv_retry, lio))
 		lio->status = -ENOMEM;
 	if (!lio->pending && (lio->status || lio->next >= lio->io->len))
-		blk_io_complete(lio->io, lio->status);
+		blk_io_complete_now(lio->io, lio->status);
 }
 
 static void lv_done(void *arg, int status)
@@ -202,7 +210,7 @@ static void lv_done(void *arg, int status)
 		lio->status = -ENOMEM;
 	}
 	if (!lio->pending && (lio->status || lio->next >= lio->io->len))
-		blk_io_complete(lio->io, lio->status);
+		blk_io_complete_now(lio->io, lio->status);
 }
 
 static void lv_flush_done(void *arg, int status)
@@ -212,7 +220,7 @@ static void lv_flush_done(void *arg, int status)
 	if (status && !lio->status)
 		lio->status = status;
 	if (--lio->pending == 0)
-		blk_io_complete(lio->io, lio->status);
+		blk_io_complete_now(lio->io, lio->status);
 }
 
 static int lv_flush(struct lv_io *lio)
@@ -300,7 +308,7 @@ static void lv_destroy(struct blk_bdev *b)
 
 	lv_unlink(lv);
 	if (lv->vg_bdev)
-		blk_bdev_close(lv->vg_bdev, false);
+		blk_bdev_unref(lv->vg_bdev);
 	map_free_chain(atomic_load(&lv->map));
 	blk_bdev_fini(b);
 	free(lv);
@@ -408,6 +416,7 @@ struct lvm_map *lvm_map_build(const struct lvm_vg *vg, uint32_t i)
 		return NULL;
 	m->size = l->le_count * md->extent_size;
 	m->extent_size = md->extent_size;
+	m->extent_shift = (uint32_t)__builtin_ctzll(md->extent_size);   /* a power of two */
 	m->n_segs = l->n_segs;
 	memcpy(m->segs, &md->segs[l->first_seg], l->n_segs * sizeof(m->segs[0]));
 	memcpy(m->pv, vg->pv, sizeof(m->pv));
@@ -494,9 +503,9 @@ static int lv_register(struct lvm_vg *vg, uint32_t i)
 	memcpy(lv->bdev.uuid, vg->md->lvs[i].uuid, 16);
 	snprintf(lv->name, sizeof(lv->name), "%s", vg->md->lvs[i].name);
 	atomic_init(&lv->map, m);
-	ret = blk_bdev_open(vg->md->vg_name, NULL, &lv->vg_bdev);
-	if (ret)
-		goto err_fini;
+	/* An internal reference: the VG bdev stays while an LV exists. */
+	lv->vg_bdev = &vg->bdev;
+	blk_bdev_ref(lv->vg_bdev);
 	ret = blk_bdev_register(&lv->bdev);
 	if (ret)
 		goto err_vg;
@@ -506,7 +515,7 @@ static int lv_register(struct lvm_vg *vg, uint32_t i)
 	return 0;
 
 err_vg:
-	blk_bdev_close(lv->vg_bdev, false);
+	blk_bdev_unref(lv->vg_bdev);
 err_fini:
 	blk_bdev_fini(&lv->bdev);
 err_map:

@@ -117,16 +117,12 @@ int lvm_pv_create(const char *name, char *err, size_t errlen)
 	struct blk_bdev *b;
 	int ret;
 
+	/* The claim is refused while anyone else uses the bdev's contents (a
+	 * claim, an export); internal references (a RAID set's own rebuild) do
+	 * not count. */
 	ret = blk_bdev_open(name, "lvm:pvcreate", &b);
-	if (ret == -ENOENT)
-		return lvm_errf(err, errlen, ret, "no bdev '%s'", name);
 	if (ret)
-		return lvm_errf(err, errlen, ret, "bdev '%s' is in use (claimed by %s)", name,
-				blk_bdev_claimed_by(blk_bdev_find(name)) ?: "?");
-	if (blk_bdev_refs(b) > 1) {
-		ret = lvm_errf(err, errlen, -EBUSY, "bdev '%s' is open (exported?)", name);
-		goto out;
-	}
+		return lvm_in_use_err(name, ret, err, errlen);
 	if (!lvm_pv_usable(b, err, errlen)) {
 		ret = -EINVAL;
 		goto out;

@@ -193,6 +193,29 @@ void lvm_thin_chunk_unreserve(struct lvm_thin_pool *p, uint32_t pc)
 	}
 }
 
+void lvm_thin_note(struct lvm_thin_pool *p, const struct lvm_thin_dev *d, uint64_t vc)
+{
+	if (p->need_ckpt)
+		return;     /* a checkpoint writes everything anyway */
+	if (p->n_dirty == p->cap_dirty) {
+		uint64_t cap = p->cap_dirty ? 2 * p->cap_dirty : 256;
+		struct lvm_thin_dirty *n = p->n_dirty < p->max_dirty
+						   ? realloc(p->dirty, cap * sizeof(*n))
+						   : NULL;
+
+		if (!n) {
+			/* More than one record can hold (or no memory): the next
+			 * commit writes a checkpoint. */
+			p->need_ckpt = true;
+			p->n_dirty = 0;
+			return;
+		}
+		p->dirty = n;
+		p->cap_dirty = cap;
+	}
+	p->dirty[p->n_dirty++] = (struct lvm_thin_dirty){ d->id, vc };
+}
+
 void lvm_thin_dev_unmap(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t vc)
 {
 	uint32_t pc = lvm_thin_map_get(d, vc);
@@ -200,6 +223,7 @@ void lvm_thin_dev_unmap(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_
 	if (pc == THIN_NONE)
 		return;
 	lvm_thin_map_set(d, vc, THIN_NONE);
+	lvm_thin_note(p, d, vc);
 	d->mapped--;
 	p->n_maps--;
 	p->gen++;
@@ -294,35 +318,73 @@ static int build_md(struct lvm_thin_pool *p, struct lvm_thin_md *md)
 	return k == p->n_maps ? 0 : -EIO;
 }
 
-int lvm_thin_commit(struct lvm_thin_pool *p)
+static int dirty_cmp(const void *a, const void *b)
 {
-	struct lvm_thin_md md = { 0 };
+	const struct lvm_thin_dirty *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->vc < y->vc ? -1 : x->vc > y->vc;
+}
+
+/* The log record of what changed since the last commit (under the lock):
+ * 0, or -EAGAIN when it cannot be one (a checkpoint is needed). Empties the
+ * dirty list either way. */
+static int build_log(struct lvm_thin_pool *p, struct lvm_thin_log *l, uint32_t flags)
+{
+	uint64_t n = 0;
+	int ret = 0;
+
+	memset(l, 0, sizeof(*l));
+	if (p->n_dirty)
+		qsort(p->dirty, p->n_dirty, sizeof(*p->dirty), dirty_cmp);
+	l->maps = calloc(p->n_dirty ? p->n_dirty : 1, sizeof(*l->maps));
+	if (!l->maps) {
+		ret = -EAGAIN;
+		goto out;
+	}
+	for (uint64_t i = 0; i < p->n_dirty; i++) {
+		const struct lvm_thin_dirty *e = &p->dirty[i];
+		struct lvm_thin_dev *d;
+		uint32_t pc;
+
+		if (n && l->maps[n - 1].dev == e->dev && l->maps[n - 1].vchunk == e->vc)
+			continue;       /* changed twice: its value now is what counts */
+		d = dev_find(p, e->dev);
+		if (!d) {
+			ret = -EAGAIN;  /* cannot happen: deleting a device needs a checkpoint */
+			goto out;
+		}
+		pc = lvm_thin_map_get(d, e->vc);
+		l->maps[n++] = (struct lvm_thin_map_md){ e->dev,
+							 pc == THIN_NONE ? LVM_THIN_UNMAPPED : pc,
+							 e->vc };
+	}
+	l->n_maps = n;
+	l->seq = p->seq + 1;
+	l->base = p->ckpt_seq;
+	l->flags = flags;
+	memcpy(l->pool_uuid, p->uuid, 16);
+	if (p->log_head + lvm_thin_log_len(n) > p->log_size)
+		ret = -EAGAIN;  /* the log is full: a checkpoint starts it over */
+out:
+	p->n_dirty = 0;
+	return ret;
+}
+
+/* Writes a checkpoint of md and flips the superblock (data already flushed). */
+static int write_ckpt(struct lvm_thin_pool *p, const struct lvm_thin_md *md)
+{
+	size_t len = lvm_thin_md_len(md);
+	uint32_t slot = 1 - p->slot, copy = 1 - p->sb_copy, crc;
+	unsigned char *buf, *sbb;
 	struct lvm_thin_sb sb;
-	uint64_t n_rel, gen;
-	unsigned char *buf = NULL, *sbb = NULL;
-	size_t len;
-	uint32_t crc, slot = 1 - p->slot;
 	int ret;
 
-	pthread_mutex_lock(&p->lock);
-	if (p->gen == p->committed_gen && !p->n_pending && p->seq && !p->last_error) {
-		/* Nothing mapped or freed since the last commit: a FLUSH only
-		 * needs the data (in-place overwrites) on stable storage. */
-		pthread_mutex_unlock(&p->lock);
-		return lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
-	}
-	ret = build_md(p, &md);
-	n_rel = p->n_pending;
-	gen = p->gen;
-	pthread_mutex_unlock(&p->lock);
-	if (ret)
-		goto out;
-	len = lvm_thin_md_len(&md);
 	if (len > p->slot_size) {
 		VSL_ERR("thin pool %s: metadata full (%zu bytes needed, slot %llu)", p->name, len,
 			(unsigned long long)p->slot_size);
-		ret = -ENOSPC;
-		goto out;
+		return -ENOSPC;
 	}
 	buf = lvm_buf_alloc(len);
 	sbb = lvm_buf_alloc(LVM_BLOCK);
@@ -330,28 +392,98 @@ int lvm_thin_commit(struct lvm_thin_pool *p)
 		ret = -ENOMEM;
 		goto out;
 	}
-	crc = lvm_thin_md_encode(&md, buf);
-	/* Data before the mappings that point at it. */
-	ret = lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
-	if (!ret)
-		ret = lvm_sync_io(p->meta, BLK_IO_WRITE, LVM_THIN_SLOT0 + slot * p->slot_size, buf,
-				  len);
+	crc = lvm_thin_md_encode(md, buf);
+	ret = lvm_sync_io(p->meta, BLK_IO_WRITE, LVM_THIN_SLOT0 + slot * p->slot_size, buf, len);
 	if (!ret)
 		ret = lvm_sync_io(p->meta, BLK_IO_FLUSH, 0, NULL, 0);
 	if (ret)
 		goto out;
-	sb = (struct lvm_thin_sb){ .seq = md.seq, .chunk_size = p->chunk_size, .slot = slot,
+	sb = (struct lvm_thin_sb){ .seq = md->seq, .chunk_size = p->chunk_size, .slot = slot,
 				   .meta_size = p->meta_size, .slot_size = p->slot_size,
 				   .ckpt_len = (uint32_t)len, .ckpt_crc = crc };
 	memcpy(sb.pool_uuid, p->uuid, 16);
 	lvm_thin_sb_encode(&sb, sbb);
-	ret = lvm_sync_io(p->meta, BLK_IO_WRITE, (md.seq & 1) * LVM_THIN_SB_SIZE, sbb, LVM_BLOCK);
+	/* Never over the newest superblock: a torn write there would leave
+	 * only the copy naming the slot just overwritten. */
+	ret = lvm_sync_io(p->meta, BLK_IO_WRITE, (uint64_t)copy * LVM_THIN_SB_SIZE, sbb, LVM_BLOCK);
 	if (!ret)
 		ret = lvm_sync_io(p->meta, BLK_IO_FLUSH, 0, NULL, 0);
 	if (ret)
 		goto out;
-	p->seq = md.seq;
 	p->slot = slot;
+	p->sb_copy = copy;
+	p->ckpt_seq = md->seq;
+	p->log_head = 0;
+	p->n_ckpts++;
+	p->last_commit_blocks = len / LVM_BLOCK + 1;
+	p->meta_blocks += p->last_commit_blocks;
+out:
+	free(buf);
+	free(sbb);
+	return ret;
+}
+
+/* Appends a log record (data already flushed). */
+static int write_log(struct lvm_thin_pool *p, const struct lvm_thin_log *l)
+{
+	size_t len = lvm_thin_log_len(l->n_maps);
+	unsigned char *buf = lvm_buf_alloc(len);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	lvm_thin_log_encode(l, buf);
+	ret = lvm_sync_io(p->meta, BLK_IO_WRITE, p->log_off + p->log_head, buf, len);
+	if (!ret)
+		ret = lvm_sync_io(p->meta, BLK_IO_FLUSH, 0, NULL, 0);
+	free(buf);
+	if (ret)
+		return ret;
+	p->log_head += len;
+	p->n_records++;
+	p->last_commit_blocks = len / LVM_BLOCK;
+	p->meta_blocks += p->last_commit_blocks;
+	return 0;
+}
+
+static int commit(struct lvm_thin_pool *p, uint32_t flags)
+{
+	struct lvm_thin_md md = { 0 };
+	struct lvm_thin_log l = { 0 };
+	uint64_t n_rel, gen, seq;
+	bool full;
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	if (!flags && p->gen == p->committed_gen && !p->n_pending && p->seq && !p->last_error) {
+		/* Nothing mapped or freed since the last commit: a FLUSH only
+		 * needs the data (in-place overwrites) on stable storage. */
+		pthread_mutex_unlock(&p->lock);
+		return lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
+	}
+	/* Usually only what changed, as a log record; a checkpoint when the
+	 * device table changed, the log is full, or the list outgrew it. */
+	full = p->need_ckpt || !p->seq;
+	if (!full)
+		full = build_log(p, &l, flags) != 0;
+	p->n_dirty = 0;
+	ret = full ? build_md(p, &md) : 0;
+	if (full)
+		p->need_ckpt = false;
+	n_rel = p->n_pending;
+	gen = p->gen;
+	pthread_mutex_unlock(&p->lock);
+	if (ret)
+		goto out;
+	/* Data before the mappings that point at it. */
+	ret = lvm_sync_io(p->data, BLK_IO_FLUSH, 0, NULL, 0);
+	if (ret)
+		goto out;
+	seq = full ? md.seq : l.seq;
+	ret = full ? write_ckpt(p, &md) : write_log(p, &l);
+	if (ret)
+		goto out;
+	p->seq = seq;
 	p->committed_gen = gen;
 	/* The frees captured with the copy are durable now; a read that began
 	 * before them may still be on its way to such a chunk. */
@@ -371,19 +503,42 @@ int lvm_thin_commit(struct lvm_thin_pool *p)
 	}
 	low_water_check(p);
 	pthread_mutex_unlock(&p->lock);
+	if (full && flags) {
+		/* The clean-stop marker goes into the log behind the checkpoint. */
+		free(md.devs);
+		free(md.maps);
+		free(l.maps);
+		return commit(p, flags);
+	}
 out:
+	if (ret) {
+		/* What the failed commit took from the dirty list is lost: the
+		 * next one writes everything. */
+		pthread_mutex_lock(&p->lock);
+		p->need_ckpt = true;
+		pthread_mutex_unlock(&p->lock);
+	}
 	if (ret && ret != p->last_error)
 		VSL_ERR("thin pool %s: commit seq %llu failed: %s", p->name,
 			(unsigned long long)(p->seq + 1), strerror(-ret));
 	p->last_error = ret;
-	free(buf);
-	free(sbb);
 	free(md.devs);
 	free(md.maps);
+	free(l.maps);
 	return ret;
 }
 
-static bool pool_dirty(struct lvm_thin_pool *p)
+int lvm_thin_commit(struct lvm_thin_pool *p)
+{
+	return commit(p, 0);
+}
+
+int lvm_thin_commit_clean(struct lvm_thin_pool *p)
+{
+	return commit(p, LVM_THIN_LOG_CLEAN);
+}
+
+bool lvm_thin_pool_dirty(struct lvm_thin_pool *p)
 {
 	bool d;
 
@@ -404,7 +559,7 @@ static void commit_tick(struct vsl_loop *loop, struct vsl_timer *tm, void *arg)
 	(void)arg;
 	for (struct lvm_vg *vg = lvm_vg_next(NULL); vg; vg = lvm_vg_next(vg))
 		for (struct lvm_thin_pool *p = vg->pools; p; p = p->next)
-			if (!vg->broken && !vg->partial && pool_dirty(p))
+			if (!vg->broken && !vg->partial && lvm_thin_pool_dirty(p))
 				lvm_thin_commit(p);
 }
 
@@ -433,6 +588,7 @@ static void pool_free(struct lvm_thin_pool *p)
 	free(p->rc);
 	free(p->pend);
 	free(p->pending);
+	free(p->dirty);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }
@@ -456,6 +612,8 @@ static int pool_size_chunks(struct lvm_thin_pool *p, uint64_t nchunks)
 	p->pend = pend;
 	memset(rc + p->nchunks, 0, (nchunks - p->nchunks) * sizeof(*rc));
 	memset(pend + p->nchunks, 0, nchunks - p->nchunks);
+	if (p->nchunks)
+		p->need_ckpt = true;    /* log records only name chunks a checkpoint counts */
 	p->nfree += nchunks - p->nchunks;
 	p->nchunks = nchunks;
 	return 0;
@@ -539,8 +697,9 @@ static int pool_read(struct lvm_thin_pool *p, struct lvm_thin_md **out, char *er
 			lvm_thin_md_free(md);
 			continue;
 		}
-		p->seq = sb[i].seq;
+		p->seq = p->ckpt_seq = sb[i].seq;
 		p->slot = sb[i].slot;
+		p->sb_copy = (uint32_t)i;
 		*out = md;
 		return 0;
 	}
@@ -587,6 +746,119 @@ static int pool_load(struct lvm_thin_pool *p, const struct lvm_thin_md *md,
 	return 0;
 }
 
+/* Applies one log entry to the tables (open, under no contention). */
+static int replay_entry(struct lvm_thin_pool *p, const struct lvm_thin_map_md *m)
+{
+	struct lvm_thin_dev *d = dev_find(p, m->dev);
+	uint32_t old;
+	int ret;
+
+	if (!d || (m->pchunk != LVM_THIN_UNMAPPED && m->pchunk >= p->nchunks))
+		return -EBADMSG;
+	if (m->vchunk >= d->nvc) {
+		ret = dev_resize(d, m->vchunk + 1);
+		if (ret)
+			return ret;
+	}
+	old = lvm_thin_map_get(d, m->vchunk);
+	if (old != THIN_NONE) {
+		lvm_thin_map_set(d, m->vchunk, THIN_NONE);
+		if (--p->rc[old] == 0)
+			p->nfree++;
+		d->mapped--;
+		p->n_maps--;
+	}
+	if (m->pchunk == LVM_THIN_UNMAPPED)
+		return 0;
+	ret = lvm_thin_map_set(d, m->vchunk, m->pchunk);
+	if (ret)
+		return ret;
+	if (!p->rc[m->pchunk]++)
+		p->nfree--;
+	d->mapped++;
+	p->n_maps++;
+	return 0;
+}
+
+/* Replays the log behind the checkpoint just loaded: the records with its
+ * sequence as base and consecutive sequences, up to the first block that is
+ * not one (a torn or stale record: the end). A record with a valid CRC that
+ * names a device or chunk the pool does not have is corruption: refused. */
+static int log_replay(struct lvm_thin_pool *p, unsigned *n_rec, char *err, size_t errlen)
+{
+	unsigned char *buf = lvm_buf_alloc(LVM_BLOCK);
+	uint64_t pos = 0;
+	int ret = 0;
+
+	*n_rec = 0;
+	p->clean_open = false;
+	if (!buf)
+		return -ENOMEM;
+	while (pos + LVM_BLOCK <= p->log_size) {
+		struct lvm_thin_log *l = NULL;
+		uint32_t len;
+
+		ret = lvm_sync_io(p->meta, BLK_IO_READ, p->log_off + pos, buf, LVM_BLOCK);
+		if (ret) {
+			vsl_errf(err, errlen, ret, "reading the thin log: %s", strerror(-ret));
+			break;
+		}
+		len = lvm_thin_log_len_of(buf, LVM_BLOCK);
+		if (!len || len % LVM_BLOCK || len > p->log_size - pos)
+			break;
+		if (len > LVM_BLOCK) {
+			unsigned char *big = lvm_buf_alloc(len);
+
+			if (!big) {
+				ret = -ENOMEM;
+				break;
+			}
+			free(buf);
+			buf = big;
+			ret = lvm_sync_io(p->meta, BLK_IO_READ, p->log_off + pos, buf, len);
+			if (ret) {
+				vsl_errf(err, errlen, ret, "reading the thin log: %s", strerror(-ret));
+				break;
+			}
+		}
+		ret = lvm_thin_log_decode(buf, len, &l, NULL, 0);
+		if (ret == -ENOMEM)
+			break;
+		ret = 0;
+		if (!l || l->base != p->ckpt_seq || l->seq != p->seq + 1 ||
+		    memcmp(l->pool_uuid, p->uuid, 16)) {
+			lvm_thin_log_free(l);
+			break;      /* the end of this checkpoint's log */
+		}
+		for (uint64_t i = 0; i < l->n_maps && !ret; i++) {
+			ret = replay_entry(p, &l->maps[i]);
+			if (ret == -EBADMSG)
+				vsl_errf(err, errlen, ret,
+					 "thin log record %llu names device %u / pool chunk %u that "
+					 "the pool does not have",
+					 (unsigned long long)l->seq, l->maps[i].dev, l->maps[i].pchunk);
+		}
+		if (!ret) {
+			p->seq = l->seq;
+			p->clean_open = l->flags & LVM_THIN_LOG_CLEAN;
+			(*n_rec)++;
+			pos += len;
+		}
+		lvm_thin_log_free(l);
+		if (ret)
+			break;
+		if (len > LVM_BLOCK) {
+			free(buf);
+			buf = lvm_buf_alloc(LVM_BLOCK);
+			if (!buf)
+				return -ENOMEM;
+		}
+	}
+	free(buf);
+	p->log_head = pos;
+	return ret;
+}
+
 static bool vg_has_thin_of(const struct lvm_md *md, const uint8_t *pool_uuid)
 {
 	for (uint32_t k = 0; k < md->n_lvs; k++)
@@ -626,6 +898,9 @@ static int pool_open(struct lvm_vg *vg, uint32_t i, struct lvm_thin_pool **out)
 	p->meta_size = blk_bdev_size(p->meta);
 	p->slot_size = lvm_thin_slot_size(p->meta_size);
 	p->max_maps = lvm_thin_max_maps(p->slot_size, LVM_MAX_LVS);
+	p->log_off = lvm_thin_log_offset(p->meta_size);
+	p->log_size = lvm_thin_log_size(p->meta_size);
+	p->max_dirty = lvm_thin_log_max_maps(p->log_size);
 	ret = pool_read(p, &md, err, sizeof(err));
 	if (ret == -ENODATA && !vg_has_thin_of(vmd, p->uuid)) {
 		/* A new pool (its metadata LV was zeroed when allocated). */
@@ -644,8 +919,25 @@ static int pool_open(struct lvm_vg *vg, uint32_t i, struct lvm_thin_pool **out)
 		goto err_p;
 	}
 	ret = pool_load(p, md, vmd);
-	if (!ret)
+	if (!ret) {
+		unsigned n_rec;
+
+		ret = log_replay(p, &n_rec, err, sizeof(err));
+		if (ret) {
+			VSL_ERR("thin pool %s/%s: %s", vmd->vg_name, p->name,
+				err[0] ? err : strerror(-ret));
+			goto err_md;
+		}
+		if (p->clean_open)
+			VSL_INFO("thin pool %s/%s: stopped cleanly (checkpoint %llu + %u log records)",
+				 vmd->vg_name, p->name, (unsigned long long)p->ckpt_seq, n_rec);
+		else
+			VSL_WARN("thin pool %s/%s: not stopped cleanly: recovered checkpoint %llu + "
+				 "%u log records; mappings not committed before the stop are lost "
+				 "(their chunks are free)", vmd->vg_name, p->name,
+				 (unsigned long long)p->ckpt_seq, n_rec);
 		ret = pool_size_chunks(p, blk_bdev_size(p->data) >> p->chunk_shift);
+	}
 	if (ret)
 		goto err_md;
 	p->committed_gen = p->gen;    /* what is on disk */
@@ -796,6 +1088,7 @@ int lvm_thin_dev_create(struct lvm_thin_pool *p, uint32_t id, uint64_t nvc)
 	pthread_mutex_lock(&p->lock);
 	dev_link(p, d);
 	p->gen++;
+	p->need_ckpt = true;
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
@@ -861,6 +1154,7 @@ int lvm_thin_dev_snapshot(struct lvm_thin_pool *p, uint32_t origin, uint32_t id,
 	d->mapped = o->mapped;
 	p->n_maps += o->mapped;
 	p->gen++;
+	p->need_ckpt = true;
 	dev_link(p, d);
 	d = NULL;
 out:
@@ -894,6 +1188,7 @@ int lvm_thin_dev_delete(struct lvm_thin_pool *p, uint32_t id)
 			break;
 		}
 	p->gen++;
+	p->need_ckpt = true;
 	pthread_mutex_unlock(&p->lock);
 	dev_free(d);
 	return 0;
@@ -954,6 +1249,16 @@ void lvm_thin_pool_status(struct lvm_thin_pool *p, struct json_object *o)
 	json_object_object_add(o, "low_water_percent", json_object_new_int(LOW_WATER_PCT));
 	json_object_object_add(o, "enospc_errors", json_object_new_int64((int64_t)enospc));
 	json_object_object_add(o, "transaction", json_object_new_int64((int64_t)p->seq));
+	json_object_object_add(o, "checkpoints", json_object_new_int64((int64_t)p->n_ckpts));
+	json_object_object_add(o, "log_records", json_object_new_int64((int64_t)p->n_records));
+	json_object_object_add(o, "metadata_blocks_written",
+			       json_object_new_int64((int64_t)p->meta_blocks));
+	json_object_object_add(o, "last_commit_blocks",
+			       json_object_new_int64((int64_t)p->last_commit_blocks));
+	json_object_object_add(o, "log_percent",
+			       json_object_new_double(p->log_size ? 100.0 * (double)p->log_head /
+								    (double)p->log_size : 0));
+	json_object_object_add(o, "clean_at_open", json_object_new_boolean(p->clean_open));
 }
 
 void lvm_thin_dev_status(struct lvm_thin_pool *p, uint32_t id, uint64_t size,

@@ -23,6 +23,12 @@ enum {
 
 struct thin_io;
 
+/* A mapping changed since the last commit: goes into its log record. */
+struct lvm_thin_dirty {
+	uint32_t dev;
+	uint64_t vc;
+};
+
 struct lvm_thin_dev {
 	uint32_t id, origin;
 	uint64_t nvc;                /* virtual chunks */
@@ -61,10 +67,21 @@ struct lvm_thin_pool {
 	 * reads that may still target them (begun before it) are done. */
 	uint64_t read_epoch;
 	unsigned reads[2];
+	/* Mappings changed since the last commit, and whether the next commit
+	 * must write a checkpoint instead of a log record (the device table or
+	 * the data size changed, the list outgrew the log, a commit failed). */
+	struct lvm_thin_dirty *dirty;
+	uint64_t n_dirty, cap_dirty, max_dirty;
+	bool need_ckpt;
 	/* Control thread. */
 	uint64_t seq, committed_gen;
-	uint32_t slot;
+	uint64_t ckpt_seq;           /* the checkpoint the log follows */
+	uint32_t slot;               /* its slot */
+	uint32_t sb_copy;            /* the superblock copy naming it */
 	uint64_t meta_size, slot_size;
+	uint64_t log_off, log_size, log_head;
+	bool clean_open;             /* the log ended with a clean-stop record */
+	uint64_t n_ckpts, n_records, meta_blocks, last_commit_blocks;
 	int last_error;
 	struct lvm_thin_pool *next;
 };
@@ -81,6 +98,9 @@ static inline uint32_t lvm_thin_map_get(const struct lvm_thin_dev *d, uint64_t v
 
 /* lvm_thin.c, under the pool lock unless said otherwise. */
 int lvm_thin_map_set(struct lvm_thin_dev *d, uint64_t vc, uint32_t pc);
+/* Records that the mapping of (d, vc) changed, for the next commit's log
+ * record (under the pool lock, after the change). */
+void lvm_thin_note(struct lvm_thin_pool *p, const struct lvm_thin_dev *d, uint64_t vc);
 /* Drops a reference; at zero the chunk waits for the next commit. */
 void lvm_thin_rc_put(struct lvm_thin_pool *p, uint32_t pc);
 /* A free chunk with one reference (the write filling it), or THIN_NONE. */

@@ -421,6 +421,8 @@ static void thin_done(void *arg, int status)
 			t->dev->mapped++;
 			p->n_maps++;
 		}
+		if (!ret)
+			lvm_thin_note(p, t->dev, t->vc);
 		p->gen++;
 		w = unlock_chunk(p, t);
 		pthread_mutex_unlock(&p->lock);

@@ -17,11 +17,28 @@ static bool zero16(const uint8_t *u)
 	return !memcmp(u, z, 16);
 }
 
+static uint64_t log_want(uint64_t meta_size)
+{
+	return VSL_MAX(meta_size / 8 / LVM_BLOCK * LVM_BLOCK, (uint64_t)LVM_THIN_LOG_MIN);
+}
+
 uint64_t lvm_thin_slot_size(uint64_t meta_size)
 {
-	if (meta_size < LVM_THIN_SLOT0 + 2 * LVM_BLOCK)
+	if (meta_size < LVM_THIN_SLOT0 + 2 * LVM_BLOCK + log_want(meta_size))
 		return 0;
-	return (meta_size - LVM_THIN_SLOT0) / 2 / LVM_BLOCK * LVM_BLOCK;
+	return (meta_size - LVM_THIN_SLOT0 - log_want(meta_size)) / 2 / LVM_BLOCK * LVM_BLOCK;
+}
+
+uint64_t lvm_thin_log_offset(uint64_t meta_size)
+{
+	return LVM_THIN_SLOT0 + 2 * lvm_thin_slot_size(meta_size);
+}
+
+uint64_t lvm_thin_log_size(uint64_t meta_size)
+{
+	uint64_t off = lvm_thin_log_offset(meta_size);
+
+	return meta_size > off ? (meta_size - off) / LVM_BLOCK * LVM_BLOCK : 0;
 }
 
 uint64_t lvm_thin_max_maps(uint64_t slot_size, uint32_t n_devs)
@@ -218,6 +235,148 @@ int lvm_thin_md_decode(const void *buf, size_t len, struct lvm_thin_md **out, ch
 err_md:
 	lvm_thin_md_free(md);
 	return ret;
+}
+
+/* -------------------------------------------------------------- the log */
+
+size_t lvm_thin_log_len(uint64_t n_maps)
+{
+	size_t n = sizeof(struct lvm_thin_disk_log) + n_maps * sizeof(struct lvm_thin_disk_map);
+
+	return (n + LVM_BLOCK - 1) / LVM_BLOCK * LVM_BLOCK;
+}
+
+uint64_t lvm_thin_log_max_maps(uint64_t len)
+{
+	len = len / LVM_BLOCK * LVM_BLOCK;
+	return len > sizeof(struct lvm_thin_disk_log)
+		       ? (len - sizeof(struct lvm_thin_disk_log)) / sizeof(struct lvm_thin_disk_map)
+		       : 0;
+}
+
+void lvm_thin_log_free(struct lvm_thin_log *l)
+{
+	if (!l)
+		return;
+	free(l->maps);
+	free(l);
+}
+
+void lvm_thin_log_encode(const struct lvm_thin_log *l, void *buf)
+{
+	size_t len = lvm_thin_log_len(l->n_maps), off = sizeof(struct lvm_thin_disk_log);
+	unsigned char *p = buf;
+	struct lvm_thin_disk_log h = { 0 };
+
+	memset(buf, 0, len);
+	memcpy(h.magic, LVM_THIN_LOG_MAGIC, 8);
+	h.version = htole32(LVM_THIN_VERSION);
+	h.seq = htole64(l->seq);
+	h.base = htole64(l->base);
+	memcpy(h.pool_uuid, l->pool_uuid, 16);
+	h.len = htole32((uint32_t)len);
+	h.flags = htole32(l->flags);
+	h.n_maps = htole64(l->n_maps);
+	memcpy(p, &h, sizeof(h));
+	for (uint64_t i = 0; i < l->n_maps; i++, off += sizeof(struct lvm_thin_disk_map)) {
+		struct lvm_thin_disk_map d = { htole32(l->maps[i].dev), htole32(l->maps[i].pchunk),
+					       htole64(l->maps[i].vchunk) };
+
+		memcpy(p + off, &d, sizeof(d));
+	}
+	h.crc = htole32(vsl_crc32c(0, buf, len));
+	memcpy(p, &h, sizeof(h));
+}
+
+uint32_t lvm_thin_log_len_of(const void *block, size_t len)
+{
+	struct lvm_thin_disk_log h;
+
+	if (len < sizeof(h) || memcmp(block, LVM_THIN_LOG_MAGIC, 8))
+		return 0;
+	memcpy(&h, block, sizeof(h));
+	return le32toh(h.len);
+}
+
+int lvm_thin_log_decode(const void *buf, size_t len, struct lvm_thin_log **out, char *err,
+			size_t errlen)
+{
+	const unsigned char *p = buf;
+	struct lvm_thin_disk_log h;
+	struct lvm_thin_log *l;
+	unsigned char *tmp;
+	uint64_t n;
+	uint32_t rlen, crc;
+	size_t off = sizeof(h);
+
+	*out = NULL;
+	if (len < sizeof(h) || memcmp(p, LVM_THIN_LOG_MAGIC, 8))
+		return -ENODATA;
+	memcpy(&h, p, sizeof(h));
+	if (le32toh(h.version) != LVM_THIN_VERSION)
+		return vsl_errf(err, errlen, -EBADMSG, "thin log record version %u unknown",
+				le32toh(h.version));
+	rlen = le32toh(h.len);
+	if (rlen < LVM_BLOCK || rlen % LVM_BLOCK || rlen > len)
+		return vsl_errf(err, errlen, -EBADMSG, "thin log record length %u impossible", rlen);
+	n = le64toh(h.n_maps);
+	if (n > lvm_thin_log_max_maps(rlen) || lvm_thin_log_len(n) != rlen)
+		return vsl_errf(err, errlen, -EBADMSG,
+				"thin log record: %llu entries do not fill %u bytes",
+				(unsigned long long)n, rlen);
+	tmp = malloc(rlen);
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, p, rlen);
+	memset(tmp + offsetof(struct lvm_thin_disk_log, crc), 0, 4);
+	crc = vsl_crc32c(0, tmp, rlen);
+	free(tmp);
+	if (crc != le32toh(h.crc))
+		return vsl_errf(err, errlen, -EBADMSG, "thin log record CRC mismatch");
+	if (le32toh(h.flags) & ~(uint32_t)LVM_THIN_LOG_CLEAN)
+		return vsl_errf(err, errlen, -EBADMSG, "thin log record: unknown flags %#x",
+				le32toh(h.flags));
+	if (zero16(h.pool_uuid) || le64toh(h.seq) <= le64toh(h.base))
+		return vsl_errf(err, errlen, -EBADMSG,
+				"thin log record: zero pool UUID or sequence not after its base");
+	for (size_t i = sizeof(h) + n * sizeof(struct lvm_thin_disk_map); i < rlen; i++)
+		if (p[i])
+			return vsl_errf(err, errlen, -EBADMSG, "thin log record: junk after the entries");
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->maps = calloc(n ? n : 1, sizeof(*l->maps));
+	if (!l->maps) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->seq = le64toh(h.seq);
+	l->base = le64toh(h.base);
+	memcpy(l->pool_uuid, h.pool_uuid, 16);
+	l->flags = le32toh(h.flags);
+	l->n_maps = n;
+	for (uint64_t i = 0; i < n; i++, off += sizeof(struct lvm_thin_disk_map)) {
+		struct lvm_thin_disk_map d;
+		struct lvm_thin_map_md *m = &l->maps[i];
+
+		memcpy(&d, p + off, sizeof(d));
+		m->dev = le32toh(d.dev);
+		m->pchunk = le32toh(d.pchunk);
+		m->vchunk = le64toh(d.vchunk);
+		if (m->dev == 0 || m->dev > LVM_THIN_ID_MAX || m->vchunk >= LVM_THIN_VCHUNK_MAX ||
+		    (m->pchunk > LVM_THIN_CHUNKS_MAX && m->pchunk != LVM_THIN_UNMAPPED) ||
+		    (i && (m->dev < l->maps[i - 1].dev ||
+			   (m->dev == l->maps[i - 1].dev && m->vchunk <= l->maps[i - 1].vchunk)))) {
+			vsl_errf(err, errlen, -EBADMSG,
+				 "impossible thin log entry %llu (device %u, virtual chunk %llu, "
+				 "pool chunk %u): out of range or not sorted",
+				 (unsigned long long)i, m->dev, (unsigned long long)m->vchunk, m->pchunk);
+			lvm_thin_log_free(l);
+			return -EBADMSG;
+		}
+	}
+	*out = l;
+	return 0;
 }
 
 void lvm_thin_sb_encode(const struct lvm_thin_sb *sb, void *block)

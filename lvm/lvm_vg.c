@@ -155,6 +155,10 @@ static void vg_destroy(struct blk_bdev *b)
 			break;
 		}
 	lvm_lv_detach_all(vg);
+	for (struct lvm_thin_pool *p = vg->pools; p; p = lvm_thin_pool_next(p))
+		if (!vg->broken && !vg->partial && lvm_thin_pool_dirty(p))
+			VSL_WARN("VG %s: a thin pool changed after its last commit (a client still "
+				 "writing during the stop): those mappings are lost", vg->md->vg_name);
 	lvm_thin_pools_free(vg);
 	for (uint32_t i = 0; i < LVM_MAX_PVS; i++) {
 		/* At shutdown a PV created after the VG (vgextend) is gone already. */
@@ -164,6 +168,18 @@ static void vg_destroy(struct blk_bdev *b)
 	lvm_md_free(vg->md);
 	blk_bdev_fini(b);
 	free(vg);
+}
+
+/* A clean stop: every thin pool commits what its LVs wrote and ends its log
+ * with a clean-stop record. */
+static void vg_shutdown(struct blk_bdev *b)
+{
+	struct lvm_vg *vg = lvm_vg_of(b);
+
+	if (vg->broken || vg->partial)
+		return;
+	for (struct lvm_thin_pool *p = vg->pools; p; p = lvm_thin_pool_next(p))
+		lvm_thin_commit_clean(p);
 }
 
 static void vg_dump_info(const struct blk_bdev *b, struct json_object *info)
@@ -183,6 +199,7 @@ static const struct blk_bdev_ops vg_ops = {
 	.ctx_size = 0,
 	.submit = vg_submit,
 	.destroy = vg_destroy,
+	.shutdown = vg_shutdown,
 	.dump_info = vg_dump_info,
 	.save_config = vg_save_config,
 };
@@ -272,21 +289,13 @@ static int open_pvs(const char *vg, const char *const *names, unsigned n, struct
 	if (n == 0 || n > LVM_MAX_PVS)
 		return lvm_errf(err, errlen, -EINVAL, "a VG needs 1 to %d PVs", LVM_MAX_PVS);
 	snprintf(claim, sizeof(claim), "lvm:%s", vg);
+	/* The claims keep others out from now on, and are refused while a user
+	 * (an export) holds a bdev: it must not see LVM metadata appear. */
 	ret = blk_bdev_open_claimed(names, n, claim, out, &bad);
-	if (ret == -ENOENT)
-		return lvm_errf(err, errlen, ret, "no bdev '%s'", names[bad]);
-	if (ret == -EBUSY)
-		return lvm_errf(err, errlen, ret, "bdev '%s' is in use", names[bad]);
+	if (ret == -ENOENT || ret == -EBUSY)
+		return lvm_in_use_err(names[bad], ret, err, errlen);
 	if (ret)
 		return lvm_errf(err, errlen, ret, "bad PV list (a name listed twice?)");
-	/* The claim keeps others out from now on; a user already holding a bdev
-	 * open (an export) must not see LVM metadata appear under it. */
-	for (unsigned i = 0; i < n; i++)
-		if (blk_bdev_refs(out[i]) > 1) {
-			blk_bdev_close_claimed(out, n);
-			memset(out, 0, sizeof(*out) * n);
-			return lvm_errf(err, errlen, -EBUSY, "bdev '%s' is open (exported?)", names[i]);
-		}
 	return 0;
 }
 
@@ -657,10 +666,11 @@ int lvm_vg_deactivate(struct lvm_vg *vg, char *err, size_t errlen)
 	for (struct lvm_lv *lv = vg->lvs; lv; lv = lv->next)
 		if (blk_bdev_refs(&lv->bdev))
 			return lvm_errf(err, errlen, -EBUSY, "LV %s is open", lv->bdev.name);
-	/* Thin pools commit what their LVs wrote since the last flush. */
+	/* Thin pools commit what their LVs wrote since the last flush: a clean
+	 * stop, the next activation has nothing to recover. */
 	if (!vg->broken && !vg->partial)
 		for (struct lvm_thin_pool *p = vg->pools; p; p = lvm_thin_pool_next(p))
-			lvm_thin_commit(p);
+			lvm_thin_commit_clean(p);
 	while (vg->lvs) {
 		struct lvm_lv *lv = vg->lvs;
 

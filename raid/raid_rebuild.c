@@ -139,7 +139,7 @@ static void rb_release(void *arg)
 {
 	struct raid_set *s = arg;
 
-	blk_bdev_close(&s->bdev, false);
+	blk_bdev_unref(&s->bdev);
 }
 
 /* ------------------------------------------------------------ one chunk */
@@ -754,7 +754,6 @@ static void rb_begin(void *arg)
 
 void raid_rebuild_start(struct raid_set *s)
 {
-	struct blk_bdev *self_ref;
 	bool work = false;
 
 	if (s->level != RAID_LEVEL_1)
@@ -771,20 +770,23 @@ void raid_rebuild_start(struct raid_set *s)
 	if (!work)
 		return;
 	/* Held until the last pass ends (rb_release). */
-	if (rb_alloc(s) || blk_bdev_open(s->bdev.name, NULL, &self_ref)) {
+	if (rb_alloc(s)) {
 		VSL_ERR("raid %s: cannot start the rebuild (out of memory)", s->bdev.name);
 		pthread_mutex_lock(&s->lock);
 		s->rb.running = false;
 		pthread_mutex_unlock(&s->lock);
 		return;
 	}
+	/* An internal reference: it keeps the set alive, and unlike a user or
+	 * a claim it does not make the set look in use to pvcreate/vgcreate. */
+	blk_bdev_ref(&s->bdev);
 	if (blk_reactor_self() == s->home) {
 		rb_begin(s);
 	} else if (blk_reactor_send(s->home, rb_begin, s)) {
 		pthread_mutex_lock(&s->lock);
 		s->rb.running = false;
 		pthread_mutex_unlock(&s->lock);
-		blk_bdev_close(self_ref, false);
+		blk_bdev_unref(&s->bdev);
 	}
 }
 

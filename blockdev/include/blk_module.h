@@ -64,6 +64,11 @@ struct blk_bdev_ops {
 	 * -EBUSY instead of destroying it. Not asked at shutdown, when the
 	 * reactors are stopped. Control thread. */
 	bool (*busy)(const struct blk_bdev *b);
+	/* Optional: a clean daemon stop is under way (control thread, the
+	 * reactors still run, the vhost-user exports are gone): write back what
+	 * the type keeps only in memory (a thin pool's uncommitted mappings), so
+	 * that the next start has nothing to recover. */
+	void (*shutdown)(struct blk_bdev *b);
 };
 
 /* Latency histogram in TSC cycles (converted to ns when read): 4 linear
@@ -90,7 +95,8 @@ struct blk_bdev {
 	struct blk_bdev *base;          /* the one base the core closes, or NULL */
 	void *priv;                     /* the type's state */
 	/* Control thread only. */
-	unsigned refs;
+	unsigned refs;                  /* every holder (see blk_bdev_open()) */
+	unsigned users;                 /* shared users (exports) */
 	char claimed_by[BLK_NAME_MAX + 16];
 	struct blk_bdev *next;          /* registry, creation order */
 	uint64_t created_ns;
@@ -125,6 +131,16 @@ static inline void *blk_io_ctx(struct blk_io *io)
 /* Queues io's completion with status (0 or -errno); the callback runs on the
  * next reactor iteration. Exactly once per successful submit. */
 void blk_io_complete(struct blk_io *io, int status);
+
+/* Completes io at once: accounts it, returns its context to the pool and runs
+ * its callback before returning. For a stacked type completing a request from
+ * the completion callback of its last child (or from a message), where
+ * blk_io_complete() would cost one more reactor iteration per level of
+ * stacking: the child's completion already waited for its iteration. Never
+ * from inside ops->submit() of io itself (the submitter must see submit
+ * return before its callback runs): use blk_io_complete() there. Reactor
+ * thread of io. */
+void blk_io_complete_now(struct blk_io *io, int status);
 
 /* Prepares the common part; the type sets size, caps and priv after. */
 int blk_bdev_init(struct blk_bdev *b, const char *name, const struct blk_bdev_ops *ops,

@@ -122,21 +122,42 @@ struct blk_bdev *blk_bdev_find(const char *name);
  * pass NULL to get the first. */
 struct blk_bdev *blk_bdev_next(const struct blk_bdev *b);
 
-/* Takes a reference on `name` for a user (an export or a stacked bdev). With a
- * non-NULL `claim` the open is exclusive: it fails with -EBUSY when the bdev is
- * already claimed, and later opens with a claim fail too; `claim` is copied and
- * shown by bdev-list as "claimed_by". Returns 0 and *out, -ENOENT or -EBUSY.
- * Release with blk_bdev_close(). */
+/* Holders. A bdev has three kinds, kept apart so that "is someone using
+ * this bdev's contents?" never depends on who merely keeps it alive:
+ *
+ *   - an exclusive claim (blk_bdev_open() with a non-NULL `claim`): a module
+ *     that owns the contents and writes its own layout there (a RAID set on
+ *     its members, an LVM VG on its PVs, an error or image bdev on its base).
+ *     At most one; refused (-EBUSY) while the bdev is claimed or has a shared
+ *     user. `claim` is copied and shown by bdev-list as "claimed_by".
+ *   - a shared user (blk_bdev_open() with claim NULL): a consumer of the
+ *     whole bdev next to others of its kind (an export). Refused (-EBUSY)
+ *     while the bdev is claimed; counted in bdev-list's "users".
+ *   - an internal reference (blk_bdev_ref()): the bdev's own machinery or
+ *     something stacked above it holding it alive (a RAID rebuild on its
+ *     set, an LV on its VG). Conflicts with nothing.
+ *
+ * Every holder keeps the bdev from being deleted (blk_bdev_refs() counts
+ * them all). Returns 0 and *out, -ENOENT or -EBUSY. Release with
+ * blk_bdev_close(b, claimed) (claimed: this open made the claim). */
 int blk_bdev_open(const char *name, const char *claim, struct blk_bdev **out);
-/* Drops a reference (and the claim, when this open made it). */
 void blk_bdev_close(struct blk_bdev *b, bool claimed);
+/* Takes / drops an internal reference on b (control thread). */
+void blk_bdev_ref(struct blk_bdev *b);
+void blk_bdev_unref(struct blk_bdev *b);
+/* All holders: claim, shared users and internal references. */
 unsigned blk_bdev_refs(const struct blk_bdev *b);
+/* Shared users only (exports). */
+unsigned blk_bdev_users(const struct blk_bdev *b);
 const char *blk_bdev_claimed_by(const struct blk_bdev *b);   /* NULL when unclaimed */
 /* The bdev this one stacks on, or NULL. */
 struct blk_bdev *blk_bdev_base(const struct blk_bdev *b);
 
 /* Deletes an unused bdev: -ENOENT, or -EBUSY while anything holds it open. */
 int blk_bdev_delete(const char *name);
+/* A clean stop: runs every bdev's ops->shutdown, most recent first (daemon
+ * shutdown, while the reactors still run). */
+void blk_bdev_shutdown_all(void);
 /* Deletes every bdev, most recent first (daemon shutdown, after the exports). */
 void blk_bdev_delete_all(void);
 

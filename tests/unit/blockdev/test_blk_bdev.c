@@ -214,10 +214,33 @@ static void test_registry_and_claims(void **state)
 	/* A claimed base takes no second claim and cannot be deleted. */
 	assert_int_equal(blk_error_create("err2", "base", &x), -EBUSY);
 	assert_int_equal(blk_bdev_delete("base"), -EBUSY);
-	/* A plain (unclaimed) open is allowed and also pins the bdev. */
+	/* A shared user (an export) of a claimed bdev is refused. */
+	assert_int_equal(blk_bdev_open("base", NULL, &o), -EBUSY);
+	/* A shared open of an unclaimed bdev is allowed and also pins it. */
 	assert_int_equal(blk_bdev_open("err", NULL, &o), 0);
+	assert_int_equal(blk_bdev_users(e), 1);
 	assert_int_equal(blk_bdev_delete("err"), -EBUSY);
+	/* ... and keeps a claim out (LVM on an exported bdev), while a second
+	 * shared user is fine. */
+	assert_int_equal(blk_bdev_open("err", "lvm:x", &x), -EBUSY);
+	assert_int_equal(blk_bdev_open("err", NULL, &x), 0);
+	assert_int_equal(blk_bdev_users(e), 2);
+	blk_bdev_close(x, false);
 	blk_bdev_close(o, false);
+	assert_int_equal(blk_bdev_users(e), 0);
+	/* An internal reference (a RAID rebuild on its own set) pins the bdev
+	 * but neither blocks a claim nor counts as a user. */
+	blk_bdev_ref(e);
+	assert_int_equal(blk_bdev_refs(e), 1);
+	assert_int_equal(blk_bdev_users(e), 0);
+	assert_int_equal(blk_bdev_delete("err"), -EBUSY);
+	assert_int_equal(blk_bdev_open("err", "lvm:x", &x), 0);
+	assert_string_equal(blk_bdev_claimed_by(e), "lvm:x");
+	assert_int_equal(blk_bdev_refs(e), 2);
+	blk_bdev_close(x, true);
+	blk_bdev_unref(e);
+	assert_int_equal(blk_bdev_refs(e), 0);
+	assert_null(blk_bdev_claimed_by(e));
 	/* Creation order is base first. */
 	assert_ptr_equal(blk_bdev_next(NULL), m);
 	assert_ptr_equal(blk_bdev_next(m), e);

@@ -19,6 +19,7 @@
 
 #include "blockdev/blk_test_util.h"
 #include "lvm_internal.h"
+#include "lvm_thin_internal.h"
 #include "lvm_thin_meta.h"
 #include "vsl_crc32c.h"
 
@@ -351,8 +352,10 @@ static void test_power_cut(void **state)
 	mksnap(vg, "t", "s");
 	assert_int_equal(blk_error_inject(e, &(struct blk_error_cfg){
 		.power_cut = BLK_ERR_PC_ARM }), 0);
-	for (unsigned mode = 0; mode < 2; mode++) {
-		for (uint64_t k = 1; k <= (mode ? 3 : 3); k++, round++) {
+	/* Modes 0/1: the usual commit (one log record); 2/3: a checkpoint and
+	 * superblock flip (forced, as after a device-table change). */
+	for (unsigned mode = 0; mode < 4; mode++) {
+		for (uint64_t k = 1; k <= (mode % 2 ? 4 : 3); k++, round++) {
 			struct blk_error_cfg inj = { 0 };
 			struct blk_error_cfg cut = { .clear = true, .power_cut = BLK_ERR_PC_CUT };
 			uint64_t vc_ok = round, vc_new = 50 + round;
@@ -365,7 +368,9 @@ static void test_power_cut(void **state)
 			/* The round that gets cut (a write and a copy-on-write). */
 			pattern(w, CS, 1000 + round);
 			assert_int_equal(io("tp-t", BLK_IO_WRITE, vc_new * CS, w, CS), 0);
-			if (mode == 0) {
+			if (mode >= 2)
+				vg->pools->need_ckpt = true;
+			if (mode % 2 == 0) {
 				inj.fail_nth = k;
 				inj.fail_count = 1000;
 				inj.fail_io = BLK_ERR_IO_WRITE;
@@ -648,6 +653,137 @@ static void test_orphan_device_freed(void **state)
 	free(w);
 }
 
+static uint64_t writes_of(const char *bdev, uint64_t *bytes)
+{
+	struct blk_bdev *b = blk_bdev_find(bdev);
+	uint64_t n = 0;
+
+	if (!b)
+		fail_msg("no bdev %s", bdev);
+	*bytes = 0;
+	for (unsigned i = 0; i < BLK_MAX_REACTORS; i++) {
+		n += atomic_load(&b->stats[i].ops[BLK_IO_WRITE]);
+		*bytes += atomic_load(&b->stats[i].bytes[BLK_IO_WRITE]);
+	}
+	return n;
+}
+
+/* A commit writes what changed, not the mapping: after one allocating write
+ * the FLUSH writes one 4 KiB block to the metadata LV (counted by the LV's
+ * own I/O counters, not by the pool), after 300 it writes two, whatever
+ * the size of the whole mapping. Then the log fills and a
+ * checkpoint starts it over; a crash (no deactivate) and the open replays
+ * the records behind the newest checkpoint. */
+static void test_commit_writes_only_changes(void **state)
+{
+	struct lvm_vg *vg = mkvg("tc", "m0");
+	unsigned char *w = malloc(CS), *r = malloc(CS);
+	uint64_t n0, b0, n1, b1, ck;
+	unsigned k;
+
+	(void)state;
+	mkpool(vg, "pool", 24 << 20);           /* 384 chunks */
+	mkthin(vg, "pool", "t", 4096ull << 20);  /* 65536 virtual chunks */
+	pattern(w, CS, 5);
+	for (k = 0; k < 50; k++)
+		assert_int_equal(io("tc-t", BLK_IO_WRITE, (uint64_t)k * 7 * CS, w, 4096), 0);
+	assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	assert_int_equal(pool_num(vg, "pool", "mappings"), 50);
+	/* One write, one commit: one block. */
+	n0 = writes_of("tc-pool_tmeta", &b0);
+	assert_int_equal(io("tc-t", BLK_IO_WRITE, 5000 * CS, w, 4096), 0);
+	assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	n1 = writes_of("tc-pool_tmeta", &b1);
+	assert_int_equal(n1 - n0, 1);
+	assert_int_equal(b1 - b0, 4096);
+	assert_int_equal(pool_num(vg, "pool", "last_commit_blocks"), 1);
+	/* An overwrite in place changes no mapping: no metadata write. */
+	assert_int_equal(io("tc-t", BLK_IO_WRITE, 5000 * CS + 4096, w, 4096), 0);
+	assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	assert_int_equal(writes_of("tc-pool_tmeta", &b0), n1);
+	/* 300 new chunks: 64 + 300 * 16 bytes, two blocks. */
+	for (k = 0; k < 300; k++)
+		assert_int_equal(io("tc-t", BLK_IO_WRITE, (uint64_t)(10000 + k) * CS, w, 4096), 0);
+	assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	assert_int_equal(writes_of("tc-pool_tmeta", &b1) - n1, 1);
+	assert_int_equal(b1 - b0, 2 * 4096);
+	assert_int_equal(pool_num(vg, "pool", "last_commit_blocks"), 2);
+	/* Commit until the log is full: a checkpoint starts it over. */
+	ck = (uint64_t)pool_num(vg, "pool", "checkpoints");
+	for (k = 0; pool_num(vg, "pool", "checkpoints") == (int64_t)ck; k++) {
+		assert_true(k < 2000);
+		/* Map, and every 20 commits discard (unmap) the 20 again. */
+		assert_int_equal(io("tc-t", BLK_IO_WRITE, (uint64_t)(20000 + k % 20) * CS, w, 4096),
+				 0);
+		if (k % 20 == 19)
+			assert_int_equal(io("tc-t", BLK_IO_DISCARD, 20000ull * CS, NULL, 20 * CS), 0);
+		assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	}
+	assert_true(pool_num(vg, "pool", "log_records") > 10);
+	/* After the checkpoint, a few records; then the crash. */
+	pattern(w, CS, 6);
+	for (k = 0; k < 3; k++) {
+		assert_int_equal(io("tc-t", BLK_IO_WRITE, (uint64_t)(30000 + k) * CS, w, CS), 0);
+		assert_int_equal(io("tc-t", BLK_IO_FLUSH, 0, NULL, 0), 0);
+	}
+	ck = (uint64_t)pool_num(vg, "pool", "mappings");
+	vg->broken = true;
+	reopen(&vg, "tc", "m0");
+	assert_int_equal(pool_num(vg, "pool", "mappings"), (int64_t)ck);
+	assert_false(pool_num(vg, "pool", "clean_at_open"));
+	for (k = 0; k < 3; k++) {
+		assert_int_equal(io("tc-t", BLK_IO_READ, (uint64_t)(30000 + k) * CS, r, CS), 0);
+		assert_memory_equal(r, w, CS);
+	}
+	pattern(w, CS, 5);
+	assert_int_equal(io("tc-t", BLK_IO_READ, 5000 * CS, r, CS), 0);
+	assert_memory_equal(r, w, 4096);
+	assert_memory_equal(r + 4096, w, 4096);
+	assert_true(all_bytes(r + 8192, 0, CS - 8192));
+	assert_int_equal(lvm_lv_remove(vg, "t", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), 0);
+	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
+	free(w);
+	free(r);
+}
+
+/* A clean stop (blk_bdev_shutdown_all(), what blockd runs on SIGTERM)
+ * commits writes that were never flushed; the next open finds the
+ * clean-stop record. Without it, the same writes are gone after a crash. */
+static void test_clean_stop_commits(void **state)
+{
+	struct lvm_vg *vg = mkvg("ts", "m0");
+	unsigned char *w = malloc(CS), *r = malloc(CS);
+
+	(void)state;
+	mkpool(vg, "pool", 8 << 20);
+	mkthin(vg, "pool", "t", 16 << 20);
+	pattern(w, CS, 9);
+	/* Crash with an unflushed write: lost, and the open says so. */
+	assert_int_equal(io("ts-t", BLK_IO_WRITE, 3 * CS, w, CS), 0);
+	vg->broken = true;
+	reopen(&vg, "ts", "m0");
+	assert_false(pool_num(vg, "pool", "clean_at_open"));
+	assert_int_equal(io("ts-t", BLK_IO_READ, 3 * CS, r, CS), 0);
+	assert_true(all_bytes(r, 0, CS));
+	/* The same with a clean stop in between: kept. */
+	assert_int_equal(io("ts-t", BLK_IO_WRITE, 3 * CS, w, CS), 0);
+	blk_bdev_shutdown_all();
+	vg->broken = true;      /* nothing more from memory after the stop */
+	reopen(&vg, "ts", "m0");
+	assert_true(pool_num(vg, "pool", "clean_at_open"));
+	assert_int_equal(io("ts-t", BLK_IO_READ, 3 * CS, r, CS), 0);
+	assert_memory_equal(r, w, CS);
+	/* Deactivate is a clean stop too. */
+	reopen(&vg, "ts", "m0");
+	assert_true(pool_num(vg, "pool", "clean_at_open"));
+	assert_int_equal(lvm_lv_remove(vg, "t", err, sizeof(err)), 0);
+	assert_int_equal(lvm_lv_remove(vg, "pool", err, sizeof(err)), 0);
+	assert_int_equal(lvm_vg_remove(vg, err, sizeof(err)), 0);
+	free(w);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +795,8 @@ int main(void)
 		cmocka_unit_test(test_vg_md_thin_rules),
 		cmocka_unit_test(test_orphan_device_freed),
 		cmocka_unit_test(test_concurrent_same_chunk),
+		cmocka_unit_test(test_commit_writes_only_changes),
+		cmocka_unit_test(test_clean_stop_commits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
