@@ -21,8 +21,9 @@ are reported, so a burst of load from elsewhere hits both sides alike.
   - raid0:    two members striped (same jobs)
   - raid1:    two-way mirror against its member alone, 4K random read at a total
     QD32 over one NBD connection and over two (QD16 each, one per reactor),
-    with the reactors' CPU time and run-queue wait (from schedstat) per second
-    and each member's own read count;
+    with the CPU time and run-queue wait (from schedstat, in cores: seconds
+    per second) of blockd's reactors and of fio, and each member's own read
+    count;
   - rebuild:  per repetition, the rebuild target's own 1M sequential write rate
     (QD8) through the same NBD export path, fio's sequential read of the source
     and write of the target straight on the files (2M, QD4: the rebuild's I/O)
@@ -89,6 +90,26 @@ def fio(uri, args, runtime):
     if r.returncode:
         raise RuntimeError(r.stderr or r.stdout)
     return json.loads(r.stdout[r.stdout.index("{"):])["jobs"][0]
+
+
+def fio_watched(uri, args, runtime):
+    """fio() with its jobs as threads (--thread), sampling their schedstat
+    while it runs:
+    returns (job, fio on-CPU s, fio run-queue wait s, seconds sampled)."""
+    cmd = ["fio", "--name=bench", "--ioengine=nbd", f"--uri={uri}", "--output-format=json",
+           "--thread", "--time_based", f"--runtime={runtime}", "--ramp_time=1"] + args
+    t0, last = time.monotonic(), (0, 0, 0.0)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while p.poll() is None:
+        try:
+            last = schedstat(p.pid, "") + (time.monotonic() - t0,)
+        except OSError:
+            pass
+        time.sleep(0.1)
+    out, err = p.communicate()
+    if p.returncode:
+        raise RuntimeError(err or out)
+    return (json.loads(out[out.index("{"):])["jobs"][0], last[0] / 1e9, last[1] / 1e9, last[2])
 
 
 def fio_direct(jobs, runtime):
@@ -267,13 +288,14 @@ def main():
             IOPS, the reactors' CPU and run-queue wait (cores), fio's CPU."""
             uri = export(name)
             c0, t0 = schedstat(d.pid, "reactor"), time.monotonic()
-            j = fio(uri, ["--rw=randread", "--bs=4k", f"--iodepth={32 // conns}",
-                          f"--numjobs={conns}", "--group_reporting"], a.runtime)
+            j, frun, fwait, fsecs = fio_watched(
+                uri, ["--rw=randread", "--bs=4k", f"--iodepth={32 // conns}",
+                      f"--numjobs={conns}", "--group_reporting"], a.runtime)
             c1, t1 = schedstat(d.pid, "reactor"), time.monotonic()
             unexport(name)
             wall = (t1 - t0) * 1e9
             return (j["read"]["iops"], (c1[0] - c0[0]) / wall, (c1[1] - c0[1]) / wall,
-                    (j["usr_cpu"] + j["sys_cpu"]) / 100 * conns)
+                    frun / fsecs, fwait / fsecs)
 
         if "raid1" in cases:
             # Member m1 alone and the mirror of m1 and m2 alternate, through
@@ -303,7 +325,9 @@ def main():
                      reactor_cpu={"member": round(col(mem, 1), 2), "raid1": round(col(r1, 1), 2)},
                      reactor_runq_wait={"member": round(col(mem, 2), 2),
                                         "raid1": round(col(r1, 2), 2)},
-                     fio_cpu={"member": round(col(mem, 3), 2), "raid1": round(col(r1, 3), 2)})
+                     fio_cpu={"member": round(col(mem, 3), 2), "raid1": round(col(r1, 3), 2)},
+                     fio_runq_wait={"member": round(col(mem, 4), 2),
+                                    "raid1": round(col(r1, 4), 2)})
         if "rebuild" not in cases:
             return 0
         # Per repetition: the target's own write rate through NBD, fio's read
