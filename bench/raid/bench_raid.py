@@ -98,18 +98,21 @@ def fio_watched(uri, args, runtime):
     returns (job, fio on-CPU s, fio run-queue wait s, seconds sampled)."""
     cmd = ["fio", "--name=bench", "--ioengine=nbd", f"--uri={uri}", "--output-format=json",
            "--thread", "--time_based", f"--runtime={runtime}", "--ramp_time=1"] + args
-    t0, last = time.monotonic(), (0, 0, 0.0)
+    t0, threads, secs = time.monotonic(), {}, 0.0
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while p.poll() is None:
         try:
-            last = schedstat(p.pid, "") + (time.monotonic() - t0,)
+            threads.update(schedstat_threads(p.pid, ""))   # an exited job keeps its last
+            secs = time.monotonic() - t0
         except OSError:
             pass
         time.sleep(0.1)
     out, err = p.communicate()
     if p.returncode:
         raise RuntimeError(err or out)
-    return (json.loads(out[out.index("{"):])["jobs"][0], last[0] / 1e9, last[1] / 1e9, last[2])
+    run = sum(x[0] for x in threads.values())
+    wait = sum(x[1] for x in threads.values())
+    return (json.loads(out[out.index("{"):])["jobs"][0], run / 1e9, wait / 1e9, secs)
 
 
 def fio_direct(jobs, runtime):
@@ -142,10 +145,10 @@ def fio_seq(jobs, runtime):
     return [j["read"]["bw_bytes"] + j["write"]["bw_bytes"] for j in out]
 
 
-def schedstat(pid, prefix):
-    """(on-CPU ns, run-queue wait ns) summed over the process's threads whose
+def schedstat_threads(pid, prefix):
+    """{tid: (on-CPU ns, run-queue wait ns)} of the process's threads whose
     name starts with prefix (blockd's reactors: "reactor")."""
-    run = wait = 0
+    out = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{tid}/comm") as f:
@@ -155,9 +158,14 @@ def schedstat(pid, prefix):
                 a, b = f.read().split()[:2]
         except OSError:
             continue
-        run += int(a)
-        wait += int(b)
-    return run, wait
+        out[tid] = (int(a), int(b))
+    return out
+
+
+def schedstat(pid, prefix):
+    """(on-CPU ns, run-queue wait ns) summed over those threads."""
+    t = schedstat_threads(pid, prefix).values()
+    return sum(x[0] for x in t), sum(x[1] for x in t)
 
 
 def settle(path):
@@ -334,6 +342,7 @@ def main():
         # of the source and write of the target (alone and at once), and the
         # rebuild onto that target; medians are reported.
         writes, reads_src, writes_dst, copies, rebuilds, walls = [], [], [], [], [], []
+        yields = []
         rpc("raid-fail", {"name": "r1", "member": "m2"})
         rpc("raid-remove", {"name": "r1", "member": "m2"})
         for k in range(a.repeat):
@@ -349,6 +358,8 @@ def main():
             while rpc("raid-status", {"name": "r1"})[0]["rebuild"]["running"]:
                 time.sleep(0.02)
             secs = time.monotonic() - t0
+            st = rpc("raid-status", {"name": "r1"})[0]["rebuild"]
+            yields.append(st["foreground_yields"] - sum(yields))
             with open(os.path.join(rundir, "blockd.log")) as f:
                 m = re.findall(r"rebuild done: (\d+) bytes in (\d+) ms", f.read())
             own = int(m[-1][1]) / 1000 if m and int(m[-1][1]) else secs
@@ -374,14 +385,17 @@ def main():
              wall_mb_s=round(med(walls) / MB, 1), runs_mb_s=[round(x / MB) for x in rebuilds],
              member_write_mb_s=round(write_rate / MB, 1), ratio=round(rate / write_rate, 2),
              runs_ratio=[round(x / y, 2) for x, y in zip(rebuilds, writes)],
-             wall_ratio=round(med(walls) / write_rate, 2),
+             wall_ratio=round(med(walls) / write_rate, 2), runs_foreground_yields=yields,
              ratio_to_source_read=round(rate / rd, 2),
              ratio_to_serial_copy=round(rate / (rd * wr / (rd + wr)), 2),
              ratio_to_concurrent_copy=round(rate / copy, 2))
     finally:
         d.terminate()
         d.wait(20)
-        subprocess.run(["rm", "-rf", rundir])
+        if os.environ.get("BENCH_RAID_KEEP"):
+            print(f"kept {rundir}", file=sys.stderr)
+        else:
+            subprocess.run(["rm", "-rf", rundir])
     return 0
 
 
