@@ -468,6 +468,11 @@ static bool pass_begin(struct raid_set *s)
 		s->rb.resumed_from = s->rb.resume_pos;
 		s->rb.pass_total = pass_bytes(s);
 		s->rb.pass_start_ns = s->rb.ck_last_ns = vsl_time_mono_ns();
+		/* Foreground requests counted from here: the counters moved by
+		 * requests long before this pass must not throttle its start. */
+		s->rb.fg_seen = atomic_load_explicit(&s->rr, memory_order_relaxed) +
+				atomic_load_explicit(&s->fg_writes, memory_order_relaxed);
+		s->rb.fg_last_ns = 0;
 		s->rb.phase = RAID_RB_RUN;
 	} else {
 		s->rb.running = false;

@@ -465,6 +465,29 @@ def test_raid_out_of_io_contexts(start_blockd, rundir):
     assert "-> failed" not in d.output()       # out of contexts is never a member error
 
 
+def test_raid1_rebuild_after_earlier_io_runs_at_full_depth(start_blockd, rundir):
+    """Requests the set served before a rebuild began are not foreground I/O
+    of that rebuild: with nothing running during it, every chunk is copied at
+    full depth (no foreground yields), and the new member matches."""
+    need("qemu-io")
+    d = start_blockd()
+    paths = files(d, rundir, ["m0", "m1", "m2"])
+    d.rpc("raid-create", {"name": "r1", "level": 1, "members": ["m0", "m1"],
+                          "assume_clean": True})
+    sock = export(d, rundir, "r1")
+    qemu_io(uri(sock, "r1"), "write -P 0x5a 0 1M", "read -P 0x5a 0 1M")
+    d.rpc("export-remove", {"name": "r1"})
+    d.rpc("raid-fail", {"name": "r1", "member": "m1"})
+    d.rpc("raid-remove", {"name": "r1", "member": "m1"})
+    d.rpc("raid-add", {"name": "r1", "member": "m2"})
+    st = wait_idle(d, "r1")
+    assert st["raid_state"] == "online", st
+    assert st["rebuild"]["rebuilt_bytes"] == 31 * MB, st["rebuild"]
+    assert st["rebuild"]["foreground_yields"] == 0, st["rebuild"]
+    d.rpc("raid-stop", {"name": "r1"})
+    assert digest(paths["m0"]) == digest(paths["m2"])
+
+
 def test_raid1_rebuild_under_io_from_two_reactors(start_blockd, rundir):
     """Two fio connections (one per reactor) write and verify while a
     rate-limited rebuild copies under them: writes park on the rebuild window
