@@ -114,16 +114,25 @@ def test_vhost_user_client_forwards_to_af_packet(switch, hosts, testpmd):
     # a -> unknown MAC: flooded to the guest, which swaps the MACs and sends it
     # back; the switch learns the guest's MAC and delivers the answer to a only.
     peer = "02:00:00:00:77:77"
-    sa = a.sniff(2.0)
-    a.send(*[Ether(src=a.mac, dst=peer) / IP(dst="10.0.0.9") / UDP() / Raw(b"v%d" % i)
-             for i in range(5)])
-    back = [f for f in sa.frames() if f.src == peer and f.dst == a.mac]
-    assert len(back) == 5, tp.output()[-3000:]
+    # testpmd may still be starting its forwarding loop when the link comes
+    # up (slow under load or ASan): retry the round until it answers.
+    deadline, rounds = time.monotonic() + 10, 0
+    while True:
+        rounds += 1
+        sa = a.sniff(2.0)
+        a.send(*[Ether(src=a.mac, dst=peer) / IP(dst="10.0.0.9") / UDP() / Raw(b"v%d" % i)
+                 for i in range(5)])
+        back = [f for f in sa.frames() if f.src == peer and f.dst == a.mac]
+        if back or time.monotonic() > deadline:
+            break
+    assert len(back) == 5, (switch.rpc("dump-ports", {"name": "vu0"}), tp.output()[-3000:])
     fdb = {(e["mac"], e["vlan"]): e["port"] for e in switch.rpc("fdb-show")}
     assert fdb[(peer, 10)] == "vu0"
     (st,) = switch.rpc("dump-ports", {"name": "vu0"})
     assert st["tx_packets"] >= 5 and st["rx_packets"] >= 5
-    assert st["drops_total"] == 0
+    # A round the front end was not ready for may have been refused (ring
+    # not yet posted); nothing else is ever dropped.
+    assert st["drops_total"] == (st["drops"]["tx_full"] if rounds > 1 else 0), st
 
 
 def test_vhost_user_link_follows_front_end_and_reconnects(switch, hosts, testpmd, rundir):
@@ -197,7 +206,7 @@ def test_vhost_user_server_mode(switch, hosts, testpmd, rundir):
         a.send(Ether(src=a.mac, dst=peer) / IP() / UDP())
         if [f for f in sa.frames() if f.src == peer] or time.monotonic() > deadline:
             break
-    assert [f for f in sa.frames() if f.src == peer]
+    assert [f for f in sa.frames() if f.src == peer], switch.rpc("dump-ports", {"name": "vu3"})
     saved = switch.rpc("save-config")
     (call,) = [c for c in saved if c["method"] == "add-port" and c["params"]["name"] == "vu3"]
     assert call["params"]["vhost_mode"] == "server"
