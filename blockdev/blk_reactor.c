@@ -43,8 +43,30 @@ struct blk_msgq {
 	int evfd;
 };
 
+enum {
+	BUF_SLOTS = 256,                      /* sparse fixed-buffer table */
+	BUF_OWNERS = 32,
+	BUF_CHUNK = 1u << 30,                 /* the kernel's limit per buffer */
+};
+
+struct blk_fixed_buf {
+	uintptr_t start, end;
+	const void *owner;
+	unsigned slot;
+};
+
 struct blk_reactor {
 	unsigned id;
+	/* Registered buffers: the active ones packed in bufs[0..nbufs) (scanned
+	 * per I/O; a handful in practice), owners reference-counted. */
+	struct blk_fixed_buf bufs[BUF_SLOTS];
+	unsigned nbufs;
+	int bufs_state;                       /* 0 untried, 1 table registered, <0 -errno */
+	struct {
+		const void *owner;
+		unsigned refs;
+	} buf_owners[BUF_OWNERS];
+	bool slot_used[BUF_SLOTS];
 	struct io_uring ring;
 	struct blk_msgq mq;
 	struct blk_uring_op ev_op;
@@ -246,6 +268,115 @@ static int run_pollers(struct blk_reactor *r)
 		p = next;
 	}
 	return n;
+}
+
+/* ------------------------------------------------------- fixed buffers */
+
+int blk_reactor_buf_find(const struct blk_reactor *r, const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+
+	for (unsigned i = 0; i < r->nbufs; i++)
+		if (a >= r->bufs[i].start && len <= r->bufs[i].end - a && a < r->bufs[i].end)
+			return (int)r->bufs[i].slot;
+	return -1;
+}
+
+unsigned blk_reactor_buf_count(const struct blk_reactor *r)
+{
+	return r->nbufs;
+}
+
+static int buf_owner(struct blk_reactor *r, const void *owner)
+{
+	for (int i = 0; i < BUF_OWNERS; i++)
+		if (r->buf_owners[i].refs && r->buf_owners[i].owner == owner)
+			return i;
+	return -1;
+}
+
+/* Empties the slots of owner's buffers. */
+static void buf_drop(struct blk_reactor *r, const void *owner)
+{
+	for (unsigned i = 0; i < r->nbufs;) {
+		struct iovec none = { 0 };
+		struct blk_fixed_buf *b = &r->bufs[i];
+
+		if (b->owner != owner) {
+			i++;
+			continue;
+		}
+		if (io_uring_register_buffers_update_tag(&r->ring, b->slot, &none, NULL, 1) != 1)
+			VSL_WARN("reactor %u: cannot unregister buffer %u", r->id, b->slot);
+		r->slot_used[b->slot] = false;
+		*b = r->bufs[--r->nbufs];
+	}
+}
+
+int blk_reactor_buf_add(struct blk_reactor *r, const void *owner, const struct iovec *iov,
+			unsigned n)
+{
+	int o = buf_owner(r, owner), ret = 0;
+
+	if (o >= 0) {
+		r->buf_owners[o].refs++;
+		return 0;
+	}
+	if (r->bufs_state == 0) {
+		ret = io_uring_register_buffers_sparse(&r->ring, BUF_SLOTS);
+		r->bufs_state = ret < 0 ? ret : 1;
+		if (ret < 0)
+			VSL_INFO("reactor %u: no registered buffers (%s): I/O pins its pages each time",
+				 r->id, strerror(-ret));
+	}
+	if (r->bufs_state < 0)
+		return r->bufs_state;
+	for (o = 0; o < BUF_OWNERS && r->buf_owners[o].refs; o++)
+		;
+	if (o == BUF_OWNERS)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n && !ret; i++) {
+		uintptr_t p = (uintptr_t)iov[i].iov_base, end = p + iov[i].iov_len;
+
+		while (p < end && !ret) {
+			struct iovec one = { (void *)p, VSL_MIN(end - p, (uintptr_t)BUF_CHUNK) };
+			unsigned slot = 0;
+
+			while (slot < BUF_SLOTS && r->slot_used[slot])
+				slot++;
+			if (slot == BUF_SLOTS) {
+				ret = -ENOSPC;
+				break;
+			}
+			ret = io_uring_register_buffers_update_tag(&r->ring, slot, &one, NULL, 1);
+			if (ret != 1) {
+				ret = ret < 0 ? ret : -EIO;
+				break;
+			}
+			ret = 0;
+			r->slot_used[slot] = true;
+			r->bufs[r->nbufs++] = (struct blk_fixed_buf){
+				.start = p, .end = p + one.iov_len, .owner = owner, .slot = slot,
+			};
+			p += one.iov_len;
+		}
+	}
+	if (ret) {
+		buf_drop(r, owner);
+		return ret;
+	}
+	r->buf_owners[o].owner = owner;
+	r->buf_owners[o].refs = 1;
+	return 0;
+}
+
+void blk_reactor_buf_del(struct blk_reactor *r, const void *owner)
+{
+	int o = buf_owner(r, owner);
+
+	if (o < 0 || --r->buf_owners[o].refs)
+		return;
+	buf_drop(r, owner);
 }
 
 /* ---------------------------------------------------------------- uring */

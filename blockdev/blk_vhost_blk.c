@@ -124,6 +124,7 @@ struct vub_queue {
 	bool kick_cancel_sent;
 	bool stopping;
 	bool broken;
+	bool pinned;                       /* guest memory registered with q->r */
 };
 
 struct vub_export;
@@ -147,6 +148,7 @@ struct vub_export {
 	char serial[BLK_VUB_ID_BYTES + 1];
 	struct blk_bdev *bdev;
 	bool readonly;
+	bool no_pin;
 	unsigned num_queues;
 	uint64_t features;
 	struct virtio_blk_config cfg;
@@ -155,6 +157,7 @@ struct vub_export {
 	struct vub_dev *devs;              /* vub_lock */
 	uint64_t connects;                 /* vub_lock */
 	_Atomic unsigned broken_queues;
+	_Atomic unsigned pinned_queues;    /* running queues whose reactor registered the memory */
 	struct vub_export *next;
 };
 
@@ -470,6 +473,13 @@ static int queue_resubmit(struct vub_queue *q)
 static void queue_stopped(struct vub_queue *q)
 {
 	blk_poller_del(q->r, &q->poller);
+	if (q->pinned) {
+		/* Every request into guest memory has completed: rte_vhost may
+		 * unmap it once all queues report stopped. */
+		blk_reactor_buf_del(q->r, q->dev);
+		q->pinned = false;
+		atomic_fetch_sub(&q->dev->ex->pinned_queues, 1);
+	}
 	sem_post(&q->dev->stopped);
 }
 
@@ -502,10 +512,38 @@ static int queue_poll(void *arg)
 	return work;
 }
 
+/* Registers the guest memory with the reactor's io_uring (once per device
+ * and reactor): file I/O into it then goes as READ_FIXED/WRITE_FIXED. */
+static void queue_pin(struct vub_queue *q)
+{
+	static struct vsl_ratelimit pin_rl = VSL_RATELIMIT_INIT(1, 60);
+	const struct rte_vhost_memory *mem = q->dev->mem;
+	struct iovec iov[16];
+	unsigned n = 0;
+	int ret;
+
+	if (q->dev->ex->no_pin)
+		return;
+	for (uint32_t i = 0; i < mem->nregions && n < VSL_ARRAY_SIZE(iov); i++)
+		if (mem->regions[i].host_user_addr && mem->regions[i].size)
+			iov[n++] = (struct iovec){ (void *)(uintptr_t)mem->regions[i].host_user_addr,
+						   mem->regions[i].size };
+	ret = blk_reactor_buf_add(q->r, q->dev, iov, n);
+	if (ret) {
+		VSL_INFO_RL(&pin_rl, "export %s: queue %u: guest memory not registered (%s): "
+			    "I/O pins its pages each time", q->dev->ex->name, q->qid,
+			    strerror(-ret));
+		return;
+	}
+	q->pinned = true;
+	atomic_fetch_add(&q->dev->ex->pinned_queues, 1);
+}
+
 static void queue_start_msg(void *arg)
 {
 	struct vub_queue *q = arg;
 
+	queue_pin(q);
 	q->poller.fn = queue_poll;
 	q->poller.arg = q;
 	blk_poller_add(q->r, &q->poller);
@@ -881,6 +919,7 @@ int blk_vub_export_add(const struct blk_vub_export_opts *o)
 	snprintf(ex->name, sizeof(ex->name), "%s", name);
 	snprintf(ex->path, sizeof(ex->path), "%s", o->socket);
 	ex->readonly = o->readonly;
+	ex->no_pin = o->no_pin;
 	ex->num_queues = nq;
 	ex->stats = aligned_alloc(64, sizeof(*ex->stats) * BLK_MAX_REACTORS);
 	if (!ex->stats) {
@@ -1019,6 +1058,9 @@ void blk_vub_export_list(struct json_object *arr)
 		json_object_object_add(o, "accepted", json_object_new_int64((int64_t)ex->connects));
 		json_object_object_add(o, "broken_queues",
 				       json_object_new_int((int)atomic_load(&ex->broken_queues)));
+		json_object_object_add(o, "pin_memory", json_object_new_boolean(!ex->no_pin));
+		json_object_object_add(o, "pinned_queues",
+				       json_object_new_int((int)atomic_load(&ex->pinned_queues)));
 		json_object_object_add(o, "stats", stats_json(ex));
 		json_object_array_add(arr, o);
 	}
@@ -1043,6 +1085,8 @@ static int config_add(struct vub_export *ex, struct json_object *calls)
 	json_object_object_add(p, "num_queues", json_object_new_int((int)ex->num_queues));
 	if (ex->readonly)
 		json_object_object_add(p, "readonly", json_object_new_boolean(true));
+	if (ex->no_pin)
+		json_object_object_add(p, "pin_memory", json_object_new_boolean(false));
 	return vsl_config_add_call(calls, "export-add", p);
 }
 
