@@ -81,6 +81,7 @@ struct blk_reactor {
 	struct blk_io *done_head, *done_tail;
 	struct blk_poller *pollers;
 	unsigned inflight;          /* SQEs handed out and not reaped */
+	uint64_t sleep_cap_us;      /* set by pollers for this iteration; 0: none */
 	bool ring_dead;             /* quiesced: no more SQEs */
 	bool defer_taskrun;         /* completions are posted only when we ask */
 	bool disabled;              /* created R_DISABLED: its thread enables it */
@@ -434,6 +435,14 @@ static void wake_fired(struct blk_uring_op *op, int res)
 	r->wake_armed = false;
 }
 
+void blk_reactor_sleep_cap(struct blk_reactor *r, uint64_t us)
+{
+	if (!us)
+		us = 1;
+	if (!r->sleep_cap_us || us < r->sleep_cap_us)
+		r->sleep_cap_us = us;
+}
+
 void blk_reactor_wake_in(struct blk_reactor *r, uint64_t us)
 {
 	struct io_uring_sqe *sqe;
@@ -482,6 +491,7 @@ int blk_reactor_poll(struct blk_reactor *r, int timeout_ms)
 	int work = 0;
 
 	tls_reactor = r;
+	r->sleep_cap_us = 0;
 	work += msgq_run(&r->mq);
 	work += run_pollers(r);
 	work += run_done(r);
@@ -495,9 +505,14 @@ int blk_reactor_poll(struct blk_reactor *r, int timeout_ms)
 			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 		};
 		struct io_uring_cqe *cqe;
+		bool timed = timeout_ms >= 0;
 
-		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts,
-						 NULL);
+		if (r->sleep_cap_us && (!timed || r->sleep_cap_us < (uint64_t)timeout_ms * 1000)) {
+			ts.tv_sec = (long long)(r->sleep_cap_us / 1000000);
+			ts.tv_nsec = (long long)(r->sleep_cap_us % 1000000) * 1000;
+			timed = true;
+		}
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &ts : NULL, NULL);
 	} else if (r->defer_taskrun) {
 		/* Completions are only posted when we enter the kernel asking. */
 		io_uring_submit_and_get_events(&r->ring);

@@ -46,12 +46,15 @@
 #include "blk_vhost_blk_internal.h"
 #include "vsl_config.h"
 #include "vsl_log.h"
+#include "vsl_time.h"
 #include "vsl_util.h"
 
 VSL_LOG_MODULE(vhost_blk);
 
 enum {
 	FETCH_BATCH = 64,                  /* avail entries taken per poll */
+	QUIET_MIN_INFLIGHT = 2,            /* kicks stay off while this many are in flight... */
+	QUIET_US = 100,                    /* ... and the last completion is this recent */
 	STOP_WAIT_WARN_S = 10,             /* complain while a queue drains longer */
 	VHOST_USER_GET_CONFIG = 24,
 	VHOST_USER_SET_CONFIG = 25,
@@ -114,6 +117,9 @@ struct vub_queue {
 	unsigned inflight;                 /* tasks taken from the ring and not completed */
 	unsigned pending;                  /* used entries not yet published */
 	uint16_t *pending_heads;           /* [size]: to clear from the inflight area */
+	uint64_t last_publish;             /* vsl_cycles() of the last used->idx update */
+	uint64_t quiet_cycles;             /* QUIET_US in cycles */
+	uint64_t cycles_us;                /* cycles per microsecond */
 	struct vub_task *retry_head, *retry_tail;
 	struct vub_task *tasks;            /* [size], indexed by descriptor head */
 	struct rte_vhost_resubmit_info *resubmit;
@@ -238,6 +244,7 @@ static int queue_publish(struct vub_queue *q)
 							  q->pending_heads[i]);
 	q->pending = 0;
 	rte_vhost_vring_call(q->dev->vid, q->qid);
+	q->last_publish = vsl_cycles();
 	return 1;
 }
 
@@ -409,6 +416,20 @@ static int queue_fetch(struct vub_queue *q)
 	int n = 0;
 
 	if (avail_idx == q->last_avail) {
+		/* With requests in flight whose completions come often, their
+		 * completions wake the reactor anyway: the guest need not kick
+		 * (each kick is a syscall for it and a wake-up for us), new
+		 * requests are picked up with the next completion. A bounded
+		 * sleep keeps a request from waiting longer than QUIET_US when
+		 * the completions stop; then kicks are turned on again. */
+		if (!q->notify_on && q->inflight >= QUIET_MIN_INFLIGHT) {
+			uint64_t since = vsl_cycles() - q->last_publish;
+
+			if (since < q->quiet_cycles) {
+				blk_reactor_sleep_cap(q->r, (q->quiet_cycles - since) / q->cycles_us + 1);
+				return 0;
+			}
+		}
 		if (!q->notify_on) {
 			notify_set(q, true);
 			/* The flag must be visible before we look again, or a
@@ -683,6 +704,8 @@ static int queue_setup(struct vub_dev *d, uint16_t qid)
 	}
 	q->indirect = d->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	q->notify_on = true;
+	q->cycles_us = VSL_MAX(vsl_cycles_hz() / 1000000, (uint64_t)1);
+	q->quiet_cycles = q->cycles_us * QUIET_US;
 	memset(&ri, 0, sizeof(ri));
 	if (rte_vhost_get_vhost_ring_inflight(d->vid, qid, &ri) == 0 && ri.inflight_split) {
 		q->inflight_on = true;
