@@ -44,8 +44,8 @@ struct blk_msgq {
 };
 
 enum {
-	BUF_SLOTS = 256,                      /* sparse fixed-buffer table */
-	BUF_OWNERS = 32,
+	BUF_SLOTS = 1024,                     /* sparse fixed-buffer table */
+	BUF_OWNERS = BUF_SLOTS,
 	BUF_CHUNK = 1u << 30,                 /* the kernel's limit per buffer */
 };
 
@@ -57,8 +57,8 @@ struct blk_fixed_buf {
 
 struct blk_reactor {
 	unsigned id;
-	/* Registered buffers: the active ones packed in bufs[0..nbufs) (scanned
-	 * per I/O; a handful in practice), owners reference-counted. */
+	/* Registered buffers: the active ones in bufs[0..nbufs), sorted by
+	 * start (binary search per I/O), owners reference-counted. */
 	struct blk_fixed_buf bufs[BUF_SLOTS];
 	unsigned nbufs;
 	int bufs_state;                       /* 0 untried, 1 table registered, <0 -errno */
@@ -276,11 +276,22 @@ static int run_pollers(struct blk_reactor *r)
 int blk_reactor_buf_find(const struct blk_reactor *r, const void *addr, size_t len)
 {
 	uintptr_t a = (uintptr_t)addr;
+	unsigned lo = 0, hi = r->nbufs;
 
-	for (unsigned i = 0; i < r->nbufs; i++)
-		if (a >= r->bufs[i].start && len <= r->bufs[i].end - a && a < r->bufs[i].end)
-			return (int)r->bufs[i].slot;
-	return -1;
+	/* The last buffer starting at or before addr. */
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (r->bufs[mid].start <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -1;
+	const struct blk_fixed_buf *b = &r->bufs[lo - 1];
+
+	return a < b->end && len <= b->end - a ? (int)b->slot : -1;
 }
 
 unsigned blk_reactor_buf_count(const struct blk_reactor *r)
@@ -310,7 +321,8 @@ static void buf_drop(struct blk_reactor *r, const void *owner)
 		if (io_uring_register_buffers_update_tag(&r->ring, b->slot, &none, NULL, 1) != 1)
 			VSL_WARN("reactor %u: cannot unregister buffer %u", r->id, b->slot);
 		r->slot_used[b->slot] = false;
-		*b = r->bufs[--r->nbufs];
+		memmove(b, b + 1, (r->nbufs - i - 1) * sizeof(*b));
+		r->nbufs--;
 	}
 }
 
@@ -356,7 +368,13 @@ int blk_reactor_buf_add(struct blk_reactor *r, const void *owner, const struct i
 			}
 			ret = 0;
 			r->slot_used[slot] = true;
-			r->bufs[r->nbufs++] = (struct blk_fixed_buf){
+			unsigned at = r->nbufs;
+
+			while (at && r->bufs[at - 1].start > p)
+				at--;
+			memmove(&r->bufs[at + 1], &r->bufs[at], (r->nbufs - at) * sizeof(r->bufs[0]));
+			r->nbufs++;
+			r->bufs[at] = (struct blk_fixed_buf){
 				.start = p, .end = p + one.iov_len, .owner = owner, .slot = slot,
 			};
 			p += one.iov_len;

@@ -111,6 +111,7 @@ struct vub_queue {
 	struct blk_reactor *r;
 	struct blk_poller poller;
 	struct blk_uring_op kick_op;
+	struct blk_uring_op cancel_op;     /* removal of the kick poll */
 	struct rte_vhost_vring vring;
 	uint16_t last_avail;
 	uint16_t last_used;                /* written to the used ring, maybe not published */
@@ -127,7 +128,7 @@ struct vub_queue {
 	bool indirect;
 	bool notify_on;
 	bool kick_armed;
-	bool kick_cancel_sent;
+	bool kick_cancel_sent;             /* cancel_op in flight */
 	bool stopping;
 	bool broken;
 	bool pinned;                       /* guest memory registered with q->r */
@@ -395,6 +396,16 @@ static void kick_fired(struct blk_uring_op *op, int res)
 			    q->qid, strerror(-res));
 }
 
+/* A removal that found the poll firing (-EALREADY) is sent again by the
+ * next poll of the stopping queue while the kick poll is still armed. */
+static void cancel_fired(struct blk_uring_op *op, int res)
+{
+	struct vub_queue *q = VSL_CONTAINER_OF(op, struct vub_queue, cancel_op);
+
+	(void)res;
+	q->kick_cancel_sent = false;
+}
+
 static void kick_arm(struct vub_queue *q)
 {
 	struct io_uring_sqe *sqe;
@@ -517,7 +528,7 @@ static int queue_poll(void *arg)
 		work += queue_fetch(q);
 	if (q->stopping) {
 		if (q->kick_armed && !q->kick_cancel_sent) {
-			struct io_uring_sqe *sqe = blk_reactor_sqe(q->r, NULL);
+			struct io_uring_sqe *sqe = blk_reactor_sqe(q->r, &q->cancel_op);
 
 			if (sqe) {
 				io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&q->kick_op);
@@ -525,7 +536,7 @@ static int queue_poll(void *arg)
 			}
 		}
 		work += queue_publish(q);
-		if (!q->inflight && !q->kick_armed && !q->pending) {
+		if (!q->inflight && !q->kick_armed && !q->kick_cancel_sent && !q->pending) {
 			queue_stopped(q);
 			return 1;
 		}
@@ -680,6 +691,7 @@ static int queue_setup(struct vub_dev *d, uint16_t qid)
 	q->dev = d;
 	q->qid = qid;
 	q->kick_op.fn = kick_fired;
+	q->cancel_op.fn = cancel_fired;
 	if (rte_vhost_get_vhost_vring(d->vid, qid, &q->vring) || !q->vring.desc ||
 	    !q->vring.avail || !q->vring.used)
 		return -EINVAL;
