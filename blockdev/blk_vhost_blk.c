@@ -238,11 +238,24 @@ static int queue_publish(struct vub_queue *q)
 {
 	if (!q->pending)
 		return 0;
-	__atomic_store_n(&q->vring.used->idx, q->last_used, __ATOMIC_RELEASE);
-	if (q->inflight_on)
-		for (unsigned i = 0; i < q->pending; i++)
-			rte_vhost_clr_inflight_desc_split(q->dev->vid, q->qid, q->last_used,
+	if (q->inflight_on) {
+		/* One entry at a time: the inflight area can repair only one
+		 * entry that was published but not yet cleared when the back
+		 * end died (last_inflight_io); a whole batch published before
+		 * its flags are cleared would be replayed, completing requests
+		 * twice. The guest is still notified once for the batch. */
+		uint16_t idx = (uint16_t)(q->last_used - q->pending);
+
+		for (unsigned i = 0; i < q->pending; i++) {
+			rte_vhost_set_last_inflight_io_split(q->dev->vid, q->qid,
+							     q->pending_heads[i]);
+			__atomic_store_n(&q->vring.used->idx, ++idx, __ATOMIC_RELEASE);
+			rte_vhost_clr_inflight_desc_split(q->dev->vid, q->qid, idx,
 							  q->pending_heads[i]);
+		}
+	} else {
+		__atomic_store_n(&q->vring.used->idx, q->last_used, __ATOMIC_RELEASE);
+	}
 	q->pending = 0;
 	rte_vhost_vring_call(q->dev->vid, q->qid);
 	q->last_publish = vsl_cycles();
@@ -260,8 +273,6 @@ static void task_complete(struct vub_task *t, uint8_t status)
 		stat_add(&st->errors, 1);
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		stat_add(&st->unsupported, 1);
-	if (q->inflight_on)
-		rte_vhost_set_last_inflight_io_split(q->dev->vid, q->qid, t->head);
 	e = &q->vring.used->ring[q->last_used % q->size];
 	e->id = t->head;
 	e->len = status == VIRTIO_BLK_S_OK ? t->req.used_len : 1;
