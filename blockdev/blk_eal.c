@@ -1,8 +1,8 @@
 /* blk_eal.c — DPDK's EAL for blockd, started on the first vhost-user-blk
  * export. rte_vhost needs the EAL for its heap (device and virtqueue state)
  * and its control threads; blockd's data path does not use DPDK otherwise, so
- * the EAL gets the least it runs with: --in-memory (hugepages when at least a
- * few are free, else --no-huge with a small heap), --no-pci, --no-telemetry,
+ * the EAL gets the least it runs with: --in-memory with hugepages when at least
+ * a few are free, else --no-huge --no-shconf with a small heap, --no-pci, --no-telemetry,
  * a file prefix unique to this process, and -l listing the reactors' CPUs.
  *
  * rte_eal_init() pins the calling thread to its main lcore; the control thread
@@ -109,8 +109,12 @@ int blk_eal_init(void)
 	argv[argc++] = "-l";
 	argv[argc++] = lcores;
 	argv[argc++] = prefix;
-	argv[argc++] = "--in-memory";
-	if (!huge) {
+	if (huge) {
+		argv[argc++] = "--in-memory";
+	} else {
+		/* DPDK 22.11 counts --no-huge as legacy memory, which it refuses
+		 * together with --in-memory: no shared config files instead. */
+		argv[argc++] = "--no-shconf";
 		argv[argc++] = "--no-huge";
 		argv[argc++] = "-m";
 		argv[argc++] = mem;

@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/uio.h>
 
 #include <liburing.h>
 #include <json-c/json.h>
@@ -37,6 +38,26 @@ struct blk_uring_op {
 /* A free SQE with user_data set to op, or NULL when the ring is full even after
  * a submit (the caller returns -ENOMEM). Reactor thread only. */
 struct io_uring_sqe *blk_reactor_sqe(struct blk_reactor *r, struct blk_uring_op *op);
+
+/* Registered (fixed) buffers: memory that stays mapped for as long as it is
+ * registered — the guest memory of a running vhost-user-blk device — is
+ * pinned once in the reactor's io_uring, so that file I/O into it skips the
+ * per-I/O page pinning and iovec copy-in (READ_FIXED / WRITE_FIXED).
+ * blk_reactor_buf_add() registers the ranges of `owner` (reference-counted
+ * per owner: a second add by the same owner only counts); it returns 0, or
+ * -errno when the kernel refuses (no sparse tables, memory that cannot be
+ * pinned, RLIMIT_MEMLOCK, the table full), and then nothing is registered and
+ * I/O simply goes the ordinary way. blk_reactor_buf_del() drops a reference;
+ * the last one unregisters, after which the memory may be unmapped (the kernel
+ * keeps the pages of requests still in flight). blk_reactor_buf_find() gives
+ * the index of a registered buffer holding [addr, addr+len), or -1.
+ * Reactor thread only. */
+int blk_reactor_buf_add(struct blk_reactor *r, const void *owner, const struct iovec *iov,
+			unsigned n);
+void blk_reactor_buf_del(struct blk_reactor *r, const void *owner);
+int blk_reactor_buf_find(const struct blk_reactor *r, const void *addr, size_t len);
+/* Buffers registered in r now (for statistics and tests). */
+unsigned blk_reactor_buf_count(const struct blk_reactor *r);
 
 /* Between the core and the reactor (reactor thread only): take a context from
  * the pool (NULL when empty), return one, queue one for completion. */

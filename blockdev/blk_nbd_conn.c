@@ -61,6 +61,7 @@ struct nbd_slot {
 	uint8_t hlen;                  /* reply header bytes in hdr */
 	uint8_t hdr[BLK_NBD_REPLY_HDR_MAX];
 	uint32_t data_len;             /* bytes of buf sent after the header */
+	bool fixed;                    /* buf is registered with the reactor's io_uring */
 	struct nbd_slot *next;         /* free list, retry list or tx queue */
 };
 
@@ -69,8 +70,10 @@ struct nbd_conn {
 	struct blk_reactor *r;
 	struct nbd_export *ex;
 	struct blk_bdev *bdev;
-	struct blk_uring_op pin_op, pout_op;
+	struct blk_uring_op pin_op, pout_op, cancel_op;
 	bool pin_armed, pout_armed;
+	bool pin_cancel_sent;          /* cancel_op in flight */
+	bool rx_drained;               /* the last recv() came back short: wait for the poll */
 	bool want_rx, want_tx, rx_blocked;
 	bool disc, closing;
 	bool structured;               /* structured replies negotiated */
@@ -106,6 +109,7 @@ static void slot_put(struct nbd_slot *s)
 	struct nbd_conn *c = s->c;
 
 	if (s->cap > SLOT_KEEP) {
+		/* Never registered (see slot_reserve). */
 		free(s->buf);
 		s->buf = NULL;
 		s->cap = 0;
@@ -118,17 +122,26 @@ static void slot_put(struct nbd_slot *s)
 	}
 }
 
+/* Reactor thread. Buffers that are kept (up to SLOT_KEEP) are registered with
+ * the reactor's io_uring, so file I/O into them skips pinning their pages. */
 static int slot_reserve(struct nbd_slot *s, size_t len)
 {
+	struct nbd_conn *c = s->c;
 	void *p;
 
 	if (len <= s->cap)
 		return 0;
 	if (posix_memalign(&p, 4096, len))
 		return -ENOMEM;
+	if (s->fixed) {
+		blk_reactor_buf_del(c->r, s);
+		s->fixed = false;
+	}
 	free(s->buf);
 	s->buf = p;
 	s->cap = len;
+	if (len <= SLOT_KEEP)
+		s->fixed = blk_reactor_buf_add(c->r, s, &(struct iovec){ p, len }, 1) == 0;
 	return 0;
 }
 
@@ -287,7 +300,13 @@ static void arm(struct nbd_conn *c, bool out)
 			c->want_rx = true;
 		return;
 	}
-	io_uring_prep_poll_add(sqe, c->fd, out ? POLLOUT : POLLIN);
+	/* Input is watched by a multishot poll that stays armed: every arrival
+	 * of data wakes the reactor, with no new SQE per wait. Output waits are
+	 * rare (a full socket buffer): one shot. */
+	if (out)
+		io_uring_prep_poll_add(sqe, c->fd, POLLOUT);
+	else
+		io_uring_prep_poll_multishot(sqe, c->fd, POLLIN);
 	*armed = true;
 }
 
@@ -370,10 +389,19 @@ static void conn_tx(struct nbd_conn *c)
  * connection is finished (peer closed or error; conn_close done). */
 static ssize_t conn_recv(struct nbd_conn *c, void *buf, size_t len)
 {
-	ssize_t n = recv(c->fd, buf, len, MSG_DONTWAIT);
+	ssize_t n;
 
-	if (n > 0)
+	/* A short read emptied the socket: rather than a recv() that would
+	 * only say EAGAIN, wait for the (armed) poll to report new data. */
+	if (c->rx_drained && c->pin_armed)
+		return 0;
+	n = recv(c->fd, buf, len, MSG_DONTWAIT);
+	if (n > 0) {
+		c->rx_drained = (size_t)n < len;
+		if (c->rx_drained)
+			arm(c, false);
 		return n;
+	}
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 		arm(c, false);
 		return 0;
@@ -482,7 +510,9 @@ static void conn_rx(struct nbd_conn *c)
 
 /* ------------------------------------------------------------- lifecycle */
 
-static void conn_free(struct nbd_conn *c)
+/* on_reactor: called by c's reactor (else the reactors have stopped and
+ * their rings are about to close, which unregisters everything). */
+static void conn_free(struct nbd_conn *c, bool on_reactor)
 {
 	struct nbd_conn **pp = &rconns[blk_reactor_id(c->r)];
 
@@ -491,8 +521,11 @@ static void conn_free(struct nbd_conn *c)
 	if (*pp)
 		*pp = c->next;
 	close(c->fd);
-	for (int i = 0; i < NBD_SLOTS; i++)
+	for (int i = 0; i < NBD_SLOTS; i++) {
+		if (c->slots[i].fixed && on_reactor)
+			blk_reactor_buf_del(c->r, &c->slots[i]);
 		free(c->slots[i].buf);
+	}
 	free(c->inbuf);
 	atomic_fetch_sub(&c->ex->conns, 1);
 	blk_nbd_export_put(c->ex);
@@ -501,10 +534,10 @@ static void conn_free(struct nbd_conn *c)
 
 static bool conn_try_free(struct nbd_conn *c)
 {
-	if (!c->closing || c->pin_armed || c->pout_armed || c->inflight)
+	if (!c->closing || c->pin_armed || c->pout_armed || c->pin_cancel_sent || c->inflight)
 		return false;
 	blk_poller_del(c->r, &c->poller);
-	conn_free(c);
+	conn_free(c, true);
 	return true;
 }
 
@@ -540,6 +573,15 @@ static int conn_poll(void *arg)
 	}
 	if (c->disc && !c->inflight && !c->tx_head && !c->retry_head)
 		conn_close(c);
+	if (c->closing && c->pin_armed && !c->pin_cancel_sent) {
+		/* The multishot poll ends only when cancelled. */
+		struct io_uring_sqe *sqe = blk_reactor_sqe(c->r, &c->cancel_op);
+
+		if (sqe) {
+			io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&c->pin_op);
+			c->pin_cancel_sent = true;
+		}
+	}
 	if (c->closing && conn_try_free(c))
 		return 1;
 	return work;
@@ -550,9 +592,21 @@ static void pin_fired(struct blk_uring_op *op, int res)
 	struct nbd_conn *c = VSL_CONTAINER_OF(op, struct nbd_conn, pin_op);
 
 	(void)res;
-	c->pin_armed = false;
+	if (!(op->cqe_flags & IORING_CQE_F_MORE))
+		c->pin_armed = false;   /* ended (error, cancel): armed again when needed */
+	c->rx_drained = false;
 	if (!c->closing)
 		conn_rx(c);
+}
+
+/* The poll removal's own completion: one that found the poll busy (it was
+ * firing) is sent again by the poller while the poll is still armed. */
+static void cancel_fired(struct blk_uring_op *op, int res)
+{
+	struct nbd_conn *c = VSL_CONTAINER_OF(op, struct nbd_conn, cancel_op);
+
+	(void)res;
+	c->pin_cancel_sent = false;
 }
 
 static void pout_fired(struct blk_uring_op *op, int res)
@@ -601,6 +655,7 @@ int blk_nbd_conn_start(struct blk_reactor *r, int fd, struct nbd_export *ex, boo
 	c->bdev = ex->bdev;
 	c->pin_op.fn = pin_fired;
 	c->pout_op.fn = pout_fired;
+	c->cancel_op.fn = cancel_fired;
 	c->poller.fn = conn_poll;
 	c->poller.arg = c;
 	for (int i = NBD_SLOTS; i-- > 0;) {
@@ -652,7 +707,7 @@ void blk_nbd_conn_fini(void)
 
 			/* Reactors are stopped and their rings drained: nothing
 			 * can still touch c. */
-			conn_free(c);
+			conn_free(c, false);
 		}
 	}
 }

@@ -43,8 +43,30 @@ struct blk_msgq {
 	int evfd;
 };
 
+enum {
+	BUF_SLOTS = 1024,                     /* sparse fixed-buffer table */
+	BUF_OWNERS = BUF_SLOTS,
+	BUF_CHUNK = 1u << 30,                 /* the kernel's limit per buffer */
+};
+
+struct blk_fixed_buf {
+	uintptr_t start, end;
+	const void *owner;
+	unsigned slot;
+};
+
 struct blk_reactor {
 	unsigned id;
+	/* Registered buffers: the active ones in bufs[0..nbufs), sorted by
+	 * start (binary search per I/O), owners reference-counted. */
+	struct blk_fixed_buf bufs[BUF_SLOTS];
+	unsigned nbufs;
+	int bufs_state;                       /* 0 untried, 1 table registered, <0 -errno */
+	struct {
+		const void *owner;
+		unsigned refs;
+	} buf_owners[BUF_OWNERS];
+	bool slot_used[BUF_SLOTS];
 	struct io_uring ring;
 	struct blk_msgq mq;
 	struct blk_uring_op ev_op;
@@ -59,6 +81,7 @@ struct blk_reactor {
 	struct blk_io *done_head, *done_tail;
 	struct blk_poller *pollers;
 	unsigned inflight;          /* SQEs handed out and not reaped */
+	uint64_t sleep_cap_us;      /* set by pollers for this iteration; 0: none */
 	bool ring_dead;             /* quiesced: no more SQEs */
 	bool defer_taskrun;         /* completions are posted only when we ask */
 	bool disabled;              /* created R_DISABLED: its thread enables it */
@@ -260,6 +283,133 @@ static int run_pollers(struct blk_reactor *r)
 	return n;
 }
 
+/* ------------------------------------------------------- fixed buffers */
+
+int blk_reactor_buf_find(const struct blk_reactor *r, const void *addr, size_t len)
+{
+	uintptr_t a = (uintptr_t)addr;
+	unsigned lo = 0, hi = r->nbufs;
+
+	/* The last buffer starting at or before addr. */
+	while (lo < hi) {
+		unsigned mid = (lo + hi) / 2;
+
+		if (r->bufs[mid].start <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -1;
+	const struct blk_fixed_buf *b = &r->bufs[lo - 1];
+
+	return a < b->end && len <= b->end - a ? (int)b->slot : -1;
+}
+
+unsigned blk_reactor_buf_count(const struct blk_reactor *r)
+{
+	return r->nbufs;
+}
+
+static int buf_owner(struct blk_reactor *r, const void *owner)
+{
+	for (int i = 0; i < BUF_OWNERS; i++)
+		if (r->buf_owners[i].refs && r->buf_owners[i].owner == owner)
+			return i;
+	return -1;
+}
+
+/* Empties the slots of owner's buffers. */
+static void buf_drop(struct blk_reactor *r, const void *owner)
+{
+	for (unsigned i = 0; i < r->nbufs;) {
+		struct iovec none = { 0 };
+		struct blk_fixed_buf *b = &r->bufs[i];
+
+		if (b->owner != owner) {
+			i++;
+			continue;
+		}
+		if (io_uring_register_buffers_update_tag(&r->ring, b->slot, &none, NULL, 1) != 1)
+			VSL_WARN("reactor %u: cannot unregister buffer %u", r->id, b->slot);
+		r->slot_used[b->slot] = false;
+		memmove(b, b + 1, (r->nbufs - i - 1) * sizeof(*b));
+		r->nbufs--;
+	}
+}
+
+int blk_reactor_buf_add(struct blk_reactor *r, const void *owner, const struct iovec *iov,
+			unsigned n)
+{
+	int o = buf_owner(r, owner), ret = 0;
+
+	if (o >= 0) {
+		r->buf_owners[o].refs++;
+		return 0;
+	}
+	if (r->bufs_state == 0) {
+		ret = io_uring_register_buffers_sparse(&r->ring, BUF_SLOTS);
+		r->bufs_state = ret < 0 ? ret : 1;
+		if (ret < 0)
+			VSL_INFO("reactor %u: no registered buffers (%s): I/O pins its pages each time",
+				 r->id, strerror(-ret));
+	}
+	if (r->bufs_state < 0)
+		return r->bufs_state;
+	for (o = 0; o < BUF_OWNERS && r->buf_owners[o].refs; o++)
+		;
+	if (o == BUF_OWNERS)
+		return -ENOSPC;
+	for (unsigned i = 0; i < n && !ret; i++) {
+		uintptr_t p = (uintptr_t)iov[i].iov_base, end = p + iov[i].iov_len;
+
+		while (p < end && !ret) {
+			struct iovec one = { (void *)p, VSL_MIN(end - p, (uintptr_t)BUF_CHUNK) };
+			unsigned slot = 0;
+
+			while (slot < BUF_SLOTS && r->slot_used[slot])
+				slot++;
+			if (slot == BUF_SLOTS) {
+				ret = -ENOSPC;
+				break;
+			}
+			ret = io_uring_register_buffers_update_tag(&r->ring, slot, &one, NULL, 1);
+			if (ret != 1) {
+				ret = ret < 0 ? ret : -EIO;
+				break;
+			}
+			ret = 0;
+			r->slot_used[slot] = true;
+			unsigned at = r->nbufs;
+
+			while (at && r->bufs[at - 1].start > p)
+				at--;
+			memmove(&r->bufs[at + 1], &r->bufs[at], (r->nbufs - at) * sizeof(r->bufs[0]));
+			r->nbufs++;
+			r->bufs[at] = (struct blk_fixed_buf){
+				.start = p, .end = p + one.iov_len, .owner = owner, .slot = slot,
+			};
+			p += one.iov_len;
+		}
+	}
+	if (ret) {
+		buf_drop(r, owner);
+		return ret;
+	}
+	r->buf_owners[o].owner = owner;
+	r->buf_owners[o].refs = 1;
+	return 0;
+}
+
+void blk_reactor_buf_del(struct blk_reactor *r, const void *owner)
+{
+	int o = buf_owner(r, owner);
+
+	if (o < 0 || --r->buf_owners[o].refs)
+		return;
+	buf_drop(r, owner);
+}
+
 /* ---------------------------------------------------------------- uring */
 
 struct io_uring_sqe *blk_reactor_sqe(struct blk_reactor *r, struct blk_uring_op *op)
@@ -315,6 +465,14 @@ static void wake_fired(struct blk_uring_op *op, int res)
 	r->wake_armed = false;
 }
 
+void blk_reactor_sleep_cap(struct blk_reactor *r, uint64_t us)
+{
+	if (!us)
+		us = 1;
+	if (!r->sleep_cap_us || us < r->sleep_cap_us)
+		r->sleep_cap_us = us;
+}
+
 void blk_reactor_wake_in(struct blk_reactor *r, uint64_t us)
 {
 	struct io_uring_sqe *sqe;
@@ -363,6 +521,7 @@ int blk_reactor_poll(struct blk_reactor *r, int timeout_ms)
 	int work = 0;
 
 	tls_reactor = r;
+	r->sleep_cap_us = 0;
 	work += msgq_run(&r->mq);
 	work += run_pollers(r);
 	work += run_done(r);
@@ -376,9 +535,14 @@ int blk_reactor_poll(struct blk_reactor *r, int timeout_ms)
 			.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 		};
 		struct io_uring_cqe *cqe;
+		bool timed = timeout_ms >= 0;
 
-		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timeout_ms < 0 ? NULL : &ts,
-						 NULL);
+		if (r->sleep_cap_us && (!timed || r->sleep_cap_us < (uint64_t)timeout_ms * 1000)) {
+			ts.tv_sec = (long long)(r->sleep_cap_us / 1000000);
+			ts.tv_nsec = (long long)(r->sleep_cap_us % 1000000) * 1000;
+			timed = true;
+		}
+		io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, timed ? &ts : NULL, NULL);
 	} else if (r->defer_taskrun) {
 		/* Completions are only posted when we enter the kernel asking. */
 		io_uring_submit_and_get_events(&r->ring);

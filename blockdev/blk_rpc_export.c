@@ -19,6 +19,7 @@ struct add_params {
 	bool readonly;
 	bool allow_remote;
 	uint32_t num_queues;
+	bool pin_memory;
 };
 
 /* Answers an export-add of a vhost-user-blk export. */
@@ -36,7 +37,8 @@ static void reply_claimed(struct vsl_rpc_call *call, const char *bdev)
 static int export_add_vub(struct vsl_rpc_call *call, const struct add_params *p, const char *name)
 {
 	struct blk_vub_export_opts o = { .name = name, .bdev = p->bdev, .socket = p->socket,
-					 .readonly = p->readonly, .num_queues = p->num_queues };
+					 .readonly = p->readonly, .num_queues = p->num_queues,
+					 .no_pin = !p->pin_memory };
 	int ret;
 
 	if (!p->socket || p->tcp) {
@@ -111,8 +113,9 @@ static int rpc_export_add(struct vsl_rpc_call *call, struct json_object *params)
 		VSL_RPC_PARAM("readonly", struct add_params, readonly, VSL_RPC_BOOL, true),
 		VSL_RPC_PARAM("allow_remote", struct add_params, allow_remote, VSL_RPC_BOOL, true),
 		VSL_RPC_PARAM("num_queues", struct add_params, num_queues, VSL_RPC_UINT32, true),
+		VSL_RPC_PARAM("pin_memory", struct add_params, pin_memory, VSL_RPC_BOOL, true),
 	};
-	struct add_params p = { .type = "nbd" };
+	struct add_params p = { .type = "nbd", .pin_memory = true };
 	struct blk_nbd_export_opts o;
 	const char *name;
 	int ret;
@@ -127,9 +130,9 @@ static int rpc_export_add(struct vsl_rpc_call *call, struct json_object *params)
 				    "unknown export type '%s' (nbd, vhost-user-blk)", p.type);
 		return -EINVAL;
 	}
-	if (p.num_queues) {
-		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS,
-				    "'num_queues' applies to vhost-user-blk exports only");
+	if (p.num_queues || !p.pin_memory) {
+		vsl_rpc_reply_error(call, VSL_RPC_INVALID_PARAMS, "'%s' applies to vhost-user-blk "
+				    "exports only", p.num_queues ? "num_queues" : "pin_memory");
 		return -EINVAL;
 	}
 	if (blk_vub_export_exists(name)) {
@@ -187,7 +190,7 @@ static int rpc_export_add(struct vsl_rpc_call *call, struct json_object *params)
 VSL_RPC_REGISTER("export-add", rpc_export_add,
 		 "export a bdev over NBD: {bdev, type: nbd, socket | tcp: \"127.0.0.1:PORT\", "
 		 "name, readonly, allow_remote}, or to vhost-user front ends: {bdev, type: "
-		 "vhost-user-blk, socket, name, readonly, num_queues}")
+		 "vhost-user-blk, socket, name, readonly, num_queues, pin_memory}")
 
 struct remove_params {
 	const char *name;

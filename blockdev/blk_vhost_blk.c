@@ -46,12 +46,15 @@
 #include "blk_vhost_blk_internal.h"
 #include "vsl_config.h"
 #include "vsl_log.h"
+#include "vsl_time.h"
 #include "vsl_util.h"
 
 VSL_LOG_MODULE(vhost_blk);
 
 enum {
 	FETCH_BATCH = 64,                  /* avail entries taken per poll */
+	QUIET_MIN_INFLIGHT = 2,            /* kicks stay off while this many are in flight... */
+	QUIET_US = 100,                    /* ... and the last completion is this recent */
 	STOP_WAIT_WARN_S = 10,             /* complain while a queue drains longer */
 	VHOST_USER_GET_CONFIG = 24,
 	VHOST_USER_SET_CONFIG = 25,
@@ -108,12 +111,16 @@ struct vub_queue {
 	struct blk_reactor *r;
 	struct blk_poller poller;
 	struct blk_uring_op kick_op;
+	struct blk_uring_op cancel_op;     /* removal of the kick poll */
 	struct rte_vhost_vring vring;
 	uint16_t last_avail;
 	uint16_t last_used;                /* written to the used ring, maybe not published */
 	unsigned inflight;                 /* tasks taken from the ring and not completed */
 	unsigned pending;                  /* used entries not yet published */
 	uint16_t *pending_heads;           /* [size]: to clear from the inflight area */
+	uint64_t last_publish;             /* vsl_cycles() of the last used->idx update */
+	uint64_t quiet_cycles;             /* QUIET_US in cycles */
+	uint64_t cycles_us;                /* cycles per microsecond */
 	struct vub_task *retry_head, *retry_tail;
 	struct vub_task *tasks;            /* [size], indexed by descriptor head */
 	struct rte_vhost_resubmit_info *resubmit;
@@ -121,9 +128,10 @@ struct vub_queue {
 	bool indirect;
 	bool notify_on;
 	bool kick_armed;
-	bool kick_cancel_sent;
+	bool kick_cancel_sent;             /* cancel_op in flight */
 	bool stopping;
 	bool broken;
+	bool pinned;                       /* guest memory registered with q->r */
 };
 
 struct vub_export;
@@ -147,6 +155,7 @@ struct vub_export {
 	char serial[BLK_VUB_ID_BYTES + 1];
 	struct blk_bdev *bdev;
 	bool readonly;
+	bool no_pin;
 	unsigned num_queues;
 	uint64_t features;
 	struct virtio_blk_config cfg;
@@ -155,6 +164,7 @@ struct vub_export {
 	struct vub_dev *devs;              /* vub_lock */
 	uint64_t connects;                 /* vub_lock */
 	_Atomic unsigned broken_queues;
+	_Atomic unsigned pinned_queues;    /* running queues whose reactor registered the memory */
 	struct vub_export *next;
 };
 
@@ -228,13 +238,27 @@ static int queue_publish(struct vub_queue *q)
 {
 	if (!q->pending)
 		return 0;
-	__atomic_store_n(&q->vring.used->idx, q->last_used, __ATOMIC_RELEASE);
-	if (q->inflight_on)
-		for (unsigned i = 0; i < q->pending; i++)
-			rte_vhost_clr_inflight_desc_split(q->dev->vid, q->qid, q->last_used,
+	if (q->inflight_on) {
+		/* One entry at a time: the inflight area can repair only one
+		 * entry that was published but not yet cleared when the back
+		 * end died (last_inflight_io); a whole batch published before
+		 * its flags are cleared would be replayed, completing requests
+		 * twice. The guest is still notified once for the batch. */
+		uint16_t idx = (uint16_t)(q->last_used - q->pending);
+
+		for (unsigned i = 0; i < q->pending; i++) {
+			rte_vhost_set_last_inflight_io_split(q->dev->vid, q->qid,
+							     q->pending_heads[i]);
+			__atomic_store_n(&q->vring.used->idx, ++idx, __ATOMIC_RELEASE);
+			rte_vhost_clr_inflight_desc_split(q->dev->vid, q->qid, idx,
 							  q->pending_heads[i]);
+		}
+	} else {
+		__atomic_store_n(&q->vring.used->idx, q->last_used, __ATOMIC_RELEASE);
+	}
 	q->pending = 0;
 	rte_vhost_vring_call(q->dev->vid, q->qid);
+	q->last_publish = vsl_cycles();
 	return 1;
 }
 
@@ -249,8 +273,6 @@ static void task_complete(struct vub_task *t, uint8_t status)
 		stat_add(&st->errors, 1);
 	else if (status == VIRTIO_BLK_S_UNSUPP)
 		stat_add(&st->unsupported, 1);
-	if (q->inflight_on)
-		rte_vhost_set_last_inflight_io_split(q->dev->vid, q->qid, t->head);
 	e = &q->vring.used->ring[q->last_used % q->size];
 	e->id = t->head;
 	e->len = status == VIRTIO_BLK_S_OK ? t->req.used_len : 1;
@@ -385,6 +407,16 @@ static void kick_fired(struct blk_uring_op *op, int res)
 			    q->qid, strerror(-res));
 }
 
+/* A removal that found the poll firing (-EALREADY) is sent again by the
+ * next poll of the stopping queue while the kick poll is still armed. */
+static void cancel_fired(struct blk_uring_op *op, int res)
+{
+	struct vub_queue *q = VSL_CONTAINER_OF(op, struct vub_queue, cancel_op);
+
+	(void)res;
+	q->kick_cancel_sent = false;
+}
+
 static void kick_arm(struct vub_queue *q)
 {
 	struct io_uring_sqe *sqe;
@@ -406,6 +438,20 @@ static int queue_fetch(struct vub_queue *q)
 	int n = 0;
 
 	if (avail_idx == q->last_avail) {
+		/* With requests in flight whose completions come often, their
+		 * completions wake the reactor anyway: the guest need not kick
+		 * (each kick is a syscall for it and a wake-up for us), new
+		 * requests are picked up with the next completion. A bounded
+		 * sleep keeps a request from waiting longer than QUIET_US when
+		 * the completions stop; then kicks are turned on again. */
+		if (!q->notify_on && q->inflight >= QUIET_MIN_INFLIGHT) {
+			uint64_t since = vsl_cycles() - q->last_publish;
+
+			if (since < q->quiet_cycles) {
+				blk_reactor_sleep_cap(q->r, (q->quiet_cycles - since) / q->cycles_us + 1);
+				return 0;
+			}
+		}
 		if (!q->notify_on) {
 			notify_set(q, true);
 			/* The flag must be visible before we look again, or a
@@ -470,6 +516,13 @@ static int queue_resubmit(struct vub_queue *q)
 static void queue_stopped(struct vub_queue *q)
 {
 	blk_poller_del(q->r, &q->poller);
+	if (q->pinned) {
+		/* Every request into guest memory has completed: rte_vhost may
+		 * unmap it once all queues report stopped. */
+		blk_reactor_buf_del(q->r, q->dev);
+		q->pinned = false;
+		atomic_fetch_sub(&q->dev->ex->pinned_queues, 1);
+	}
 	sem_post(&q->dev->stopped);
 }
 
@@ -486,7 +539,7 @@ static int queue_poll(void *arg)
 		work += queue_fetch(q);
 	if (q->stopping) {
 		if (q->kick_armed && !q->kick_cancel_sent) {
-			struct io_uring_sqe *sqe = blk_reactor_sqe(q->r, NULL);
+			struct io_uring_sqe *sqe = blk_reactor_sqe(q->r, &q->cancel_op);
 
 			if (sqe) {
 				io_uring_prep_poll_remove(sqe, (uint64_t)(uintptr_t)&q->kick_op);
@@ -494,7 +547,7 @@ static int queue_poll(void *arg)
 			}
 		}
 		work += queue_publish(q);
-		if (!q->inflight && !q->kick_armed && !q->pending) {
+		if (!q->inflight && !q->kick_armed && !q->kick_cancel_sent && !q->pending) {
 			queue_stopped(q);
 			return 1;
 		}
@@ -502,10 +555,38 @@ static int queue_poll(void *arg)
 	return work;
 }
 
+/* Registers the guest memory with the reactor's io_uring (once per device
+ * and reactor): file I/O into it then goes as READ_FIXED/WRITE_FIXED. */
+static void queue_pin(struct vub_queue *q)
+{
+	static struct vsl_ratelimit pin_rl = VSL_RATELIMIT_INIT(1, 60);
+	const struct rte_vhost_memory *mem = q->dev->mem;
+	struct iovec iov[16];
+	unsigned n = 0;
+	int ret;
+
+	if (q->dev->ex->no_pin)
+		return;
+	for (uint32_t i = 0; i < mem->nregions && n < VSL_ARRAY_SIZE(iov); i++)
+		if (mem->regions[i].host_user_addr && mem->regions[i].size)
+			iov[n++] = (struct iovec){ (void *)(uintptr_t)mem->regions[i].host_user_addr,
+						   mem->regions[i].size };
+	ret = blk_reactor_buf_add(q->r, q->dev, iov, n);
+	if (ret) {
+		VSL_INFO_RL(&pin_rl, "export %s: queue %u: guest memory not registered (%s): "
+			    "I/O pins its pages each time", q->dev->ex->name, q->qid,
+			    strerror(-ret));
+		return;
+	}
+	q->pinned = true;
+	atomic_fetch_add(&q->dev->ex->pinned_queues, 1);
+}
+
 static void queue_start_msg(void *arg)
 {
 	struct vub_queue *q = arg;
 
+	queue_pin(q);
 	q->poller.fn = queue_poll;
 	q->poller.arg = q;
 	blk_poller_add(q->r, &q->poller);
@@ -621,6 +702,7 @@ static int queue_setup(struct vub_dev *d, uint16_t qid)
 	q->dev = d;
 	q->qid = qid;
 	q->kick_op.fn = kick_fired;
+	q->cancel_op.fn = cancel_fired;
 	if (rte_vhost_get_vhost_vring(d->vid, qid, &q->vring) || !q->vring.desc ||
 	    !q->vring.avail || !q->vring.used)
 		return -EINVAL;
@@ -645,6 +727,8 @@ static int queue_setup(struct vub_dev *d, uint16_t qid)
 	}
 	q->indirect = d->features & (1ULL << VIRTIO_RING_F_INDIRECT_DESC);
 	q->notify_on = true;
+	q->cycles_us = VSL_MAX(vsl_cycles_hz() / 1000000, (uint64_t)1);
+	q->quiet_cycles = q->cycles_us * QUIET_US;
 	memset(&ri, 0, sizeof(ri));
 	if (rte_vhost_get_vhost_ring_inflight(d->vid, qid, &ri) == 0 && ri.inflight_split) {
 		q->inflight_on = true;
@@ -881,6 +965,7 @@ int blk_vub_export_add(const struct blk_vub_export_opts *o)
 	snprintf(ex->name, sizeof(ex->name), "%s", name);
 	snprintf(ex->path, sizeof(ex->path), "%s", o->socket);
 	ex->readonly = o->readonly;
+	ex->no_pin = o->no_pin;
 	ex->num_queues = nq;
 	ex->stats = aligned_alloc(64, sizeof(*ex->stats) * BLK_MAX_REACTORS);
 	if (!ex->stats) {
@@ -1019,6 +1104,9 @@ void blk_vub_export_list(struct json_object *arr)
 		json_object_object_add(o, "accepted", json_object_new_int64((int64_t)ex->connects));
 		json_object_object_add(o, "broken_queues",
 				       json_object_new_int((int)atomic_load(&ex->broken_queues)));
+		json_object_object_add(o, "pin_memory", json_object_new_boolean(!ex->no_pin));
+		json_object_object_add(o, "pinned_queues",
+				       json_object_new_int((int)atomic_load(&ex->pinned_queues)));
 		json_object_object_add(o, "stats", stats_json(ex));
 		json_object_array_add(arr, o);
 	}
@@ -1043,6 +1131,8 @@ static int config_add(struct vub_export *ex, struct json_object *calls)
 	json_object_object_add(p, "num_queues", json_object_new_int((int)ex->num_queues));
 	if (ex->readonly)
 		json_object_object_add(p, "readonly", json_object_new_boolean(true));
+	if (ex->no_pin)
+		json_object_object_add(p, "pin_memory", json_object_new_boolean(false));
 	return vsl_config_add_call(calls, "export-add", p);
 }
 

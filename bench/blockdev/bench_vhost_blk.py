@@ -3,7 +3,7 @@
 io_uring on the same file as the ceiling.
 
     /usr/bin/python3 bench/blockdev/bench_vhost_blk.py [--build build] [--size 1G]
-        [--runtime 10] [--reactors 1] [--jobs randread,randwrite,write]
+        [--runtime 10] [--reactors 1] [--jobs randread,randwrite,write] [--repeat N]
 
 A VM cannot measure a vhost-user-blk back end (under TCG the guest costs far
 more than the back end), so the front end is build/bench/vub_bench
@@ -14,7 +14,11 @@ with random data first (O_DIRECT reads of holes would be fake-fast), exported
 by blockd (file bdev, O_DIRECT) and by qemu-storage-daemon
 (cache.direct=on, aio=io_uring). One JSON line per job and target with IOPS,
 bandwidth, p50/p99 latency and the server's CPU time per I/O (utime+stime
-from /proc/PID/stat). Not part of `make test`.
+from /proc/PID/stat). With --repeat N each job runs N times against blockd
+and qemu-storage-daemon alternately, and a summary line per job gives the
+medians and the median of the per-pair CPU ratios: on a shared machine one
+pair can be off by a third, the median of several much less. Not part of
+`make test`.
 """
 import argparse
 import datetime
@@ -23,6 +27,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +58,8 @@ def main():
     ap.add_argument("--jobs", default="randread,randwrite,write")
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--no-local", action="store_true", help="skip fio's local io_uring runs")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each job N times per target, alternating, plus a median summary")
     a = ap.parse_args()
     for tool in ("fio", "qemu-storage-daemon"):
         if not shutil.which(tool):
@@ -116,11 +123,29 @@ def main():
         wait_socket(qsock, qsd)
 
         for rw in jobs:
-            for target, proc, sock in (("blockd", bd, vsock), ("qemu-storage-daemon", qsd, qsock)):
-                res = vub(binary, sock, rw, a.runtime, proc.pid, target)
-                keep = ("iops", "bw_mib_s", "p50_us", "p99_us", "ios", "errors",
-                        "server_cpu_us_per_io")
-                emit(target, rw, {k: res[k] for k in keep})
+            runs = {"blockd": [], "qemu-storage-daemon": []}
+            for _ in range(max(a.repeat, 1)):
+                for target, proc, sock in (("blockd", bd, vsock),
+                                           ("qemu-storage-daemon", qsd, qsock)):
+                    res = vub(binary, sock, rw, a.runtime, proc.pid, target)
+                    keep = ("iops", "bw_mib_s", "p50_us", "p99_us", "ios", "errors",
+                            "server_cpu_us_per_io")
+                    runs[target].append(res)
+                    emit(target, rw, dict({k: res[k] for k in keep},
+                                          loadavg_1m=round(os.getloadavg()[0], 2)))
+            if a.repeat > 1:
+                b, q = runs["blockd"], runs["qemu-storage-daemon"]
+                ratios = [x["server_cpu_us_per_io"] / y["server_cpu_us_per_io"]
+                          for x, y in zip(b, q) if y["server_cpu_us_per_io"] > 0]
+                emit("summary", rw, {
+                    "runs": len(b),
+                    "blockd_iops_median": statistics.median(x["iops"] for x in b),
+                    "qsd_iops_median": statistics.median(x["iops"] for x in q),
+                    "blockd_cpu_us_median": statistics.median(x["server_cpu_us_per_io"] for x in b),
+                    "qsd_cpu_us_median": statistics.median(x["server_cpu_us_per_io"] for x in q),
+                    "cpu_ratio_median": round(statistics.median(ratios), 3) if ratios else None,
+                    "cpu_ratios": [round(r, 2) for r in ratios],
+                    "loadavg_1m": round(os.getloadavg()[0], 2)})
     finally:
         for p in procs:
             if p.poll() is None:

@@ -20,6 +20,18 @@
  *             sends one malformed request (a buffer outside the shared memory,
  *             a sector past the end, a descriptor loop) and reports what came
  *             back within 2 s (--wait S): {"bad": ..., "completed": bool, "status": N}.
+ *   vub_bench --socket PATH --replay [--qd 32] [--bs 4096] [--wait 60]
+ *             back-end restart with requests in flight (inflight tracking, as
+ *             QEMU does it): negotiates VHOST_USER_PROTOCOL_F_INFLIGHT_SHMFD,
+ *             gets the inflight area (GET_INFLIGHT_FD) and hands it back
+ *             (SET_INFLIGHT_FD), then writes continuously, each slot to its
+ *             own blocks, printing {"phase":"running"} once I/O flows. When the
+ *             back end goes away it reconnects (retrying up to --wait s), sets
+ *             up the ring again from the used index with the same inflight
+ *             area, and waits until every request outstanding at the
+ *             disconnect has completed, exactly once; then reads every block
+ *             back and checks it holds the last write submitted to it. One
+ *             JSON line; exit 1 on a lost or duplicated request or bad data.
  */
 #include <stddef.h>
 #include <errno.h>
@@ -33,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -44,10 +57,10 @@ enum {
 	VU_SET_VRING_NUM = 8, VU_SET_VRING_ADDR = 9, VU_SET_VRING_BASE = 10,
 	VU_GET_VRING_BASE = 11, VU_SET_VRING_KICK = 12, VU_SET_VRING_CALL = 13,
 	VU_GET_PROTOCOL_FEATURES = 15, VU_SET_PROTOCOL_FEATURES = 16, VU_SET_VRING_ENABLE = 18,
-	VU_GET_CONFIG = 24,
+	VU_GET_CONFIG = 24, VU_GET_INFLIGHT_FD = 31, VU_SET_INFLIGHT_FD = 32,
 	VU_VERSION = 1, VU_REPLY = 1 << 2,
 	F_PROTOCOL_FEATURES = 30, F_VERSION_1 = 32,
-	PF_MQ = 0, PF_CONFIG = 9,
+	PF_MQ = 0, PF_CONFIG = 9, PF_INFLIGHT_SHMFD = 12,
 	QSIZE = 256, MAX_QUEUES = 16, LAT_BUCKETS = 200000,  /* 0.1 us each: up to 20 ms */
 };
 
@@ -67,6 +80,10 @@ struct vu_msg {
 			struct { uint64_t gpa, size, uaddr, offset; } r[8];
 		} mem;
 		struct { uint32_t offset, size, flags; uint8_t region[256]; } cfg;
+		struct {
+			uint64_t mmap_size, mmap_offset;
+			uint16_t num_queues, queue_size;
+		} inflight;
 	} p;
 } __attribute__((packed));
 
@@ -156,6 +173,31 @@ static void vu_recv(uint32_t req, struct vu_msg *m)
 	}
 }
 
+/* A reply carrying one file descriptor (GET_INFLIGHT_FD). */
+static int vu_recv_fd(uint32_t req, struct vu_msg *m)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = m, .iov_len = 12 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock_fd, &mh, MSG_WAITALL) != 12)
+		die("recvmsg header");
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	if (m->size > sizeof(m->p) || (m->size && recv(sock_fd, &m->p, m->size, MSG_WAITALL) !=
+						       (ssize_t)m->size))
+		die("recv payload");
+	if (m->request != req || !(m->flags & VU_REPLY) || fd < 0) {
+		fprintf(stderr, "vub_bench: bad reply %u to %u (fd %d)\n", m->request, req, fd);
+		exit(2);
+	}
+	return fd;
+}
+
 static uint64_t vu_get_u64(uint32_t req)
 {
 	struct vu_msg m;
@@ -236,11 +278,323 @@ static void publish(struct vq *q)
 			die("kick");
 }
 
+/* ------------------------------------------------------------ --replay */
+
+struct replay {
+	const char *path;
+	double wait_s;
+	uint8_t *mem;
+	size_t total;
+	int memfd, inflight_fd;
+	uint64_t inflight_size;
+	uint64_t features;
+	struct vq q;
+	uint64_t nblk;              /* blocks per slot */
+	uint64_t *gen;              /* [qd * nblk]: generation of the last write submitted */
+	uint64_t *slot_blk;         /* [qd]: block index (within the slot) in flight */
+	bool *busy;                 /* [qd] */
+	uint64_t next_gen;
+};
+
+static int replay_connect(const char *path, double wait_s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t end = now_ns() + (uint64_t)(wait_s * 1e9);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (;;) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			die("socket");
+		if (!connect(fd, (struct sockaddr *)&sa, sizeof(sa)))
+			return fd;
+		close(fd);
+		if (now_ns() > end)
+			die("reconnect");
+		usleep(50000);
+	}
+}
+
+/* The vhost-user set-up as QEMU does it for vhost-user-blk; `base` is the
+ * ring position to start from (the used index after a back-end restart). */
+static void replay_handshake(struct replay *rp, bool first, uint16_t base)
+{
+	struct vq *q = &rp->q;
+	struct vu_msg m;
+	uint64_t features = vu_get_u64(VU_GET_FEATURES), pf, idx = 0;
+	struct { uint32_t index, num; } st = { 0, QSIZE };
+
+	pf = vu_get_u64(VU_GET_PROTOCOL_FEATURES);
+	if (!(pf & (1ull << PF_INFLIGHT_SHMFD)) || !(pf & (1ull << PF_CONFIG))) {
+		fprintf(stderr, "vub_bench: back end lacks INFLIGHT_SHMFD or CONFIG\n");
+		exit(2);
+	}
+	pf &= (1ull << PF_CONFIG) | (1ull << PF_INFLIGHT_SHMFD);
+	vu_send(VU_SET_PROTOCOL_FEATURES, &pf, 8, NULL, 0);
+	vu_send(VU_SET_OWNER, NULL, 0, NULL, 0);
+	memset(&m.p.cfg, 0, sizeof(m.p.cfg));
+	m.p.cfg.size = 60;
+	vu_send(VU_GET_CONFIG, &m.p.cfg, 12 + m.p.cfg.size, NULL, 0);
+	vu_recv(VU_GET_CONFIG, &m);
+	{
+		struct virtio_blk_config cfg;
+
+		memcpy(&cfg, m.p.cfg.region, sizeof(cfg));
+		dev_size = cfg.capacity * 512;
+	}
+	if (first) {
+		memset(&m.p.inflight, 0, sizeof(m.p.inflight));
+		m.p.inflight.num_queues = 1;
+		m.p.inflight.queue_size = QSIZE;
+		vu_send(VU_GET_INFLIGHT_FD, &m.p.inflight, sizeof(m.p.inflight), NULL, 0);
+		rp->inflight_fd = vu_recv_fd(VU_GET_INFLIGHT_FD, &m);
+		rp->inflight_size = m.p.inflight.mmap_size;
+	}
+	/* Handed back on every start: after a restart the new back end finds
+	 * in it the requests the old one had in flight. */
+	memset(&m.p.inflight, 0, sizeof(m.p.inflight));
+	m.p.inflight.mmap_size = rp->inflight_size;
+	m.p.inflight.num_queues = 1;
+	m.p.inflight.queue_size = QSIZE;
+	vu_send(VU_SET_INFLIGHT_FD, &m.p.inflight, sizeof(m.p.inflight), &rp->inflight_fd, 1);
+	features &= (1ull << F_VERSION_1) | (1ull << F_PROTOCOL_FEATURES) |
+		    (1ull << VIRTIO_BLK_F_BLK_SIZE) | (1ull << VIRTIO_BLK_F_SEG_MAX) |
+		    (1ull << VIRTIO_BLK_F_FLUSH);
+	vu_send(VU_SET_FEATURES, &features, 8, NULL, 0);
+	memset(&m.p.mem, 0, sizeof(m.p.mem));
+	m.p.mem.nregions = 1;
+	m.p.mem.r[0].size = rp->total;
+	m.p.mem.r[0].uaddr = (uint64_t)(uintptr_t)rp->mem;
+	vu_send(VU_SET_MEM_TABLE, &m.p.mem, 8 + 32, &rp->memfd, 1);
+	if (first)
+		q->call = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vu_send(VU_SET_VRING_CALL, &idx, 8, &q->call, 1);
+	vu_send(VU_SET_VRING_NUM, &st, 8, NULL, 0);
+	st.num = base;
+	vu_send(VU_SET_VRING_BASE, &st, 8, NULL, 0);
+	memset(&m.p.addr, 0, sizeof(m.p.addr));
+	m.p.addr.desc = (uint64_t)(uintptr_t)q->desc;
+	m.p.addr.avail = (uint64_t)(uintptr_t)q->avail;
+	m.p.addr.used = (uint64_t)(uintptr_t)q->used;
+	vu_send(VU_SET_VRING_ADDR, &m.p.addr, sizeof(m.p.addr), NULL, 0);
+	if (first)
+		q->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	vu_send(VU_SET_VRING_KICK, &idx, 8, &q->kick, 1);
+	st.num = 1;
+	vu_send(VU_SET_VRING_ENABLE, &st, 8, NULL, 0);
+}
+
+static uint64_t word(uint64_t off, uint64_t gen)
+{
+	return (gen << 40) ^ off;
+}
+
+/* Slot i's request for block b of the slot (device block i + qd * b). */
+static void replay_submit(struct replay *rp, unsigned i, uint64_t b, bool wr)
+{
+	struct vq *q = &rp->q;
+	struct req *r = &q->reqs[i];
+	uint64_t blk = i + (uint64_t)qd * b, off = blk * bs;
+
+	r->off = off;
+	r->hdr.type = wr ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+	r->hdr.sector = off / 512;
+	r->status = 0xff;
+	if (wr) {
+		rp->gen[blk] = ++rp->next_gen;
+		for (unsigned k = 0; k < bs; k += 8)
+			memcpy(q->bufs + (size_t)i * bs + k, &(uint64_t){ word(off + k, rp->gen[blk]) }, 8);
+	}
+	rp->slot_blk[i] = b;
+	rp->busy[i] = true;
+	q->desc[i * 3 + 1].flags = VRING_DESC_F_NEXT | (wr ? 0 : VRING_DESC_F_WRITE);
+	q->avail->ring[q->avail_idx % QSIZE] = (uint16_t)(i * 3);
+	q->avail_idx++;
+}
+
+/* The back end closed the socket? */
+static bool peer_gone(void)
+{
+	struct pollfd p = { .fd = sock_fd, .events = POLLIN };
+	char c;
+
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return recv(sock_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
+static int replay_main(const char *path, double wait_s)
+{
+	struct replay rp = { .path = path, .wait_s = wait_s };
+	struct vq *q = &rp.q;
+	size_t used_off, ring_bytes;
+	uint64_t ios = 0, outstanding, after = 0, dups = 0, bad = 0, errors = 0, verified = 0;
+	uint64_t end;
+	bool announced = false;
+
+	used_off = (16 * QSIZE + 6 + 2 * QSIZE + 4095) & ~4095ul;
+	ring_bytes = (used_off + 6 + 8 * QSIZE + 4095) & ~4095ul;
+	rp.total = ring_bytes + ((sizeof(struct req) * qd + 4095) & ~4095ul) + (size_t)bs * qd;
+	rp.total = (rp.total + 4095) & ~4095ul;
+	rp.memfd = memfd_create("vub-replay", MFD_CLOEXEC);
+	if (rp.memfd < 0 || ftruncate(rp.memfd, (off_t)rp.total))
+		die("memfd");
+	rp.mem = mmap(NULL, rp.total, PROT_READ | PROT_WRITE, MAP_SHARED, rp.memfd, 0);
+	if (rp.mem == MAP_FAILED)
+		die("mmap");
+	memset(rp.mem, 0, rp.total);
+	q->desc = (struct vring_desc *)rp.mem;
+	q->avail = (struct vring_avail *)(rp.mem + 16 * QSIZE);
+	q->used = (struct vring_used *)(rp.mem + used_off);
+	q->reqs = (struct req *)(rp.mem + ring_bytes);
+	q->bufs = rp.mem + ring_bytes + ((sizeof(struct req) * qd + 4095) & ~4095ul);
+	q->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	for (unsigned i = 0; i < qd; i++) {
+		uint64_t rq = (uint64_t)((uint8_t *)&q->reqs[i] - rp.mem);
+
+		q->desc[i * 3] = (struct vring_desc){ rq, 16, VRING_DESC_F_NEXT, (uint16_t)(i * 3 + 1) };
+		q->desc[i * 3 + 1] = (struct vring_desc){ (uint64_t)(q->bufs - rp.mem) + (uint64_t)i * bs,
+							  bs, VRING_DESC_F_NEXT, (uint16_t)(i * 3 + 2) };
+		q->desc[i * 3 + 2] = (struct vring_desc){ rq + offsetof(struct req, status), 1,
+							  VRING_DESC_F_WRITE, 0 };
+	}
+	sock_fd = replay_connect(path, wait_s);
+	replay_handshake(&rp, true, 0);
+	rp.nblk = dev_size / bs / qd;
+	if (rp.nblk > 256)
+		rp.nblk = 256;
+	if (!rp.nblk) {
+		fprintf(stderr, "vub_bench: device too small\n");
+		return 2;
+	}
+	rp.gen = calloc(qd * rp.nblk, sizeof(*rp.gen));
+	rp.slot_blk = calloc(qd, sizeof(*rp.slot_blk));
+	rp.busy = calloc(qd, sizeof(*rp.busy));
+	if (!rp.gen || !rp.slot_blk || !rp.busy)
+		die("calloc");
+
+	/* Phase 1: write until the back end goes away. */
+	for (unsigned i = 0; i < qd; i++)
+		replay_submit(&rp, i, 0, true);
+	publish(q);
+	end = now_ns() + (uint64_t)(wait_s * 1e9);
+	for (unsigned polls = 0;; polls++) {
+		uint16_t uidx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+		bool any = false;
+
+		while (q->used_seen != uidx) {
+			unsigned i = q->used->ring[q->used_seen % QSIZE].id / 3;
+
+			q->used_seen++;
+			errors += q->reqs[i].status != VIRTIO_BLK_S_OK;
+			rp.busy[i] = false;
+			ios++;
+			replay_submit(&rp, i, (rp.slot_blk[i] + 1) % rp.nblk, true);
+			any = true;
+		}
+		if (any)
+			publish(q);
+		if (!announced && ios >= 1000) {
+			printf("{\"phase\":\"running\",\"ios\":%" PRIu64 "}\n", ios);
+			fflush(stdout);
+			announced = true;
+		}
+		if (!(polls % 64) && peer_gone())
+			break;
+		if (now_ns() > end) {
+			fprintf(stderr, "vub_bench: the back end did not go away\n");
+			return 2;
+		}
+		if (!any)
+			usleep(20);
+	}
+	close(sock_fd);
+	/* What the old back end completed before it died counts as done. */
+	while (q->used_seen != __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE)) {
+		unsigned i = q->used->ring[q->used_seen++ % QSIZE].id / 3;
+
+		errors += q->reqs[i].status != VIRTIO_BLK_S_OK;
+		rp.busy[i] = false;
+		ios++;
+	}
+	outstanding = (uint16_t)(q->avail_idx - q->used_seen);
+
+	/* Phase 2: reconnect; the outstanding requests must complete once. */
+	sock_fd = replay_connect(path, wait_s);
+	replay_handshake(&rp, false, q->used_seen);
+	publish(q);
+	end = now_ns() + (uint64_t)(wait_s * 1e9);
+	while (after < outstanding && now_ns() < end) {
+		uint16_t uidx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+
+		while (q->used_seen != uidx) {
+			unsigned i = q->used->ring[q->used_seen++ % QSIZE].id / 3;
+
+			if (!rp.busy[i]) {
+				dups++;
+				continue;
+			}
+			errors += q->reqs[i].status != VIRTIO_BLK_S_OK;
+			rp.busy[i] = false;
+			after++;
+		}
+		usleep(100);
+	}
+	/* Nothing more may come back. */
+	usleep(200000);
+	dups += (uint16_t)(__atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE) - q->used_seen);
+	q->used_seen = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+
+	/* Phase 3: every block holds the last write submitted to it. */
+	if (after == outstanding && !dups) {
+		for (uint64_t b = 0; b < rp.nblk; b++) {
+			for (unsigned i = 0; i < qd; i++)
+				replay_submit(&rp, i, b, false);
+			publish(q);
+			end = now_ns() + (uint64_t)(wait_s * 1e9);
+			while (q->used_seen != q->avail_idx && now_ns() < end) {
+				uint16_t uidx = __atomic_load_n(&q->used->idx, __ATOMIC_ACQUIRE);
+
+				while (q->used_seen != uidx) {
+					unsigned i = q->used->ring[q->used_seen++ % QSIZE].id / 3;
+					uint64_t blk = i + (uint64_t)qd * b, off = blk * bs;
+
+					errors += q->reqs[i].status != VIRTIO_BLK_S_OK;
+					for (unsigned k = 0; k < bs; k += 8) {
+						uint64_t v;
+
+						memcpy(&v, q->bufs + (size_t)i * bs + k, 8);
+						if (rp.gen[blk] && v != word(off + k, rp.gen[blk])) {
+							bad++;
+							break;
+						}
+					}
+					verified++;
+				}
+				if (q->used_seen != uidx || q->used_seen != q->avail_idx)
+					usleep(50);
+			}
+			if (q->used_seen != q->avail_idx) {
+				fprintf(stderr, "vub_bench: reads did not complete\n");
+				return 1;
+			}
+		}
+	}
+	printf("{\"replay\":true,\"ios_before\":%" PRIu64 ",\"outstanding\":%" PRIu64
+	       ",\"completed_after\":%" PRIu64 ",\"duplicates\":%" PRIu64 ",\"errors\":%" PRIu64
+	       ",\"blocks_verified\":%" PRIu64 ",\"verify_errors\":%" PRIu64 "}\n",
+	       ios, outstanding, after, dups, errors, verified, bad);
+	close(sock_fd);
+	return after == outstanding && !dups && !errors && !bad &&
+	       verified == qd * rp.nblk ? 0 : 1;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: vub_bench --socket PATH --rw randread|randwrite|read|write "
 			"[--bs N] [--qd N] [--queues N] [--runtime S] [--pid PID] [--label L] "
-			"[--verify]\n");
+			"[--verify] | --bad addr|range|loop [--wait S] | --replay [--wait S]\n");
 	exit(2);
 }
 
@@ -250,11 +604,12 @@ int main(int argc, char **argv)
 		{ "socket", 1, NULL, 's' }, { "rw", 1, NULL, 'w' }, { "bs", 1, NULL, 'b' },
 		{ "qd", 1, NULL, 'q' }, { "queues", 1, NULL, 'Q' }, { "runtime", 1, NULL, 't' },
 		{ "pid", 1, NULL, 'p' }, { "label", 1, NULL, 'l' }, { "verify", 0, NULL, 'v' },
-		{ "bad", 1, NULL, 'B' }, { "wait", 1, NULL, 'W' },
+		{ "bad", 1, NULL, 'B' }, { "wait", 1, NULL, 'W' }, { "replay", 0, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *rw = NULL, *label = "server", *bad = NULL;
 	double bad_wait_s = 2;
+	bool replay = false;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct vq vqs[MAX_QUEUES] = { 0 };
 	size_t ring_bytes, used_off, per_q, total;
@@ -277,11 +632,14 @@ int main(int argc, char **argv)
 		case 'v': verify = true; break;
 		case 'B': bad = optarg; rw = "read"; break;
 		case 'W': bad_wait_s = atof(optarg); break;
+		case 'R': replay = true; rw = "write"; break;
 		default: usage();
 		}
 	}
 	if (!path || !rw || !bs || bs % 512 || !qd || qd > QSIZE / 3 || !nq || nq > MAX_QUEUES)
 		usage();
+	if (replay)
+		return replay_main(path, bad_wait_s == 2 ? 60 : bad_wait_s);
 	rnd = !strncmp(rw, "rand", 4);
 	write_io = strstr(rw, "write") != NULL;
 

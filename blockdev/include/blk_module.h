@@ -190,5 +190,9 @@ void blk_poller_del(struct blk_reactor *r, struct blk_poller *p);
  * limiter) runs again then even when no I/O completes. At most one is armed
  * per reactor; a call while one is armed does nothing. */
 void blk_reactor_wake_in(struct blk_reactor *r, uint64_t us);
+/* From a poller (reactor thread): if this iteration ends up sleeping, sleep
+ * at most `us` microseconds (no SQE, no timer unless it does sleep). For a
+ * poller that relies on completions to wake it but wants a bound. */
+void blk_reactor_sleep_cap(struct blk_reactor *r, uint64_t us);
 
 #endif /* BLK_MODULE_H */

@@ -34,6 +34,7 @@ struct blk_vub_export_opts {
 	const char *socket;        /* unix socket path (created; an old socket file is replaced) */
 	bool readonly;
 	unsigned num_queues;       /* 1..BLK_VUB_MAX_QUEUES; 0: 1 */
+	bool no_pin;               /* do not register guest memory with the reactors' io_uring */
 };
 
 /* EAL settings, before the first export (blockd's options). mem_mb: heap size
