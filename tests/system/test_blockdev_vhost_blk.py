@@ -157,6 +157,9 @@ def test_guest_filesystem_on_qcow2(guest_paths, start_blockd, rundir, tmp_path):
     assert calls[0]["params"]["num_queues"] == 1, calls
     assert calls[0]["params"]["readonly"] is True, calls
 
+    deadline = time.monotonic() + 10       # as above: QEMU's disconnect first
+    while export_info(d, "disk")["connections"] and time.monotonic() < deadline:
+        time.sleep(0.05)
     d.rpc("export-remove", {"name": "disk"})
     assert not os.path.exists(sock)
     d.rpc("bdev-delete", {"name": "disk"})
