@@ -108,17 +108,7 @@ case "$scenario" in
     g0=$(vsctl get Interface g0 ofport) g1=$(vsctl get Interface g1 ofport)
     total=$([ "$scenario" = 3 ] && echo 100000 || echo $((flows + 11)))
     # The rules run.sh gives Vessel, in the same order.
-    /usr/bin/python3 - "$g0" "$g1" "$flows" "$total" > "$rundir/flows.txt" <<'EOF'
-import sys
-g0, g1, flows, total = (int(a) for a in sys.argv[1:])
-for i in range(total - 11):
-    dst, sport = (2, 1024 + i) if i < flows else (3 + i // 60000, 1024 + i % 60000)
-    print(f"priority=100,in_port={g0},udp,nw_src=10.0.0.1,nw_dst=10.0.0.{dst},"
-          f"tp_src={sport},tp_dst=9,actions=output:{g1}")
-for i in range(10):
-    print(f"priority={50 + i},ip,nw_dst=10.{i + 1}.0.0/{8 + i},actions=drop")
-print(f"priority=10,in_port={g1},actions=output:{g0}")
-EOF
+    /usr/bin/python3 "$repo/bench/vswitch/vsw_rules.py" "$g0" "$g1" "$flows" "$total" > "$rundir/flows.txt"
     vsctl set-fail-mode br0 secure
     ovs-ofctl del-flows br0
     t0=$(date +%s.%N)

@@ -117,19 +117,8 @@ else
 fi
 if [ "$scenario" = 2 ] || [ "$scenario" = 3 ] || [ "$scenario" = 5 ]; then
   total=$([ "$scenario" = 3 ] && echo 100000 || echo $((flows + 11)))
-  /usr/bin/python3 - "$(ofport g0)" "$(ofport g1)" "$flows" "$total" > "$rundir/flows.txt" <<'EOF'
-import sys
-g0, g1, flows, total = (int(a) for a in sys.argv[1:])
-# The generator's flows first (UDP 10.0.0.1:1024+i -> 10.0.0.2:9), then
-# exact rules of the same mask no traffic hits, up to total - 11.
-for i in range(total - 11):
-    dst, sport = (2, 1024 + i) if i < flows else (3 + i // 60000, 1024 + i % 60000)
-    print(f"priority=100,in_port={g0},udp,nw_src=10.0.0.1,nw_dst=10.0.0.{dst},"
-          f"tp_src={sport},tp_dst=9,actions=output:{g1}")
-for i in range(10):
-    print(f"priority={50 + i},ip,nw_dst=10.{i + 1}.0.0/{8 + i},actions=drop")
-print(f"priority=10,in_port={g1},actions=output:{g0}")
-EOF
+  /usr/bin/python3 "$repo/bench/vswitch/vsw_rules.py" "$(ofport g0)" "$(ofport g1)" "$flows" "$total" \
+    > "$rundir/flows.txt"
   ctl set-bridge fail_mode=secure >/dev/null
   install=$(/usr/bin/python3 "$repo/bench/vswitch/vsw_flows.py" "$rundir/vswitchd.sock" add \
               "$rundir/flows.txt" --pid "$(cat "$rundir/vswitchd.pid")")
