@@ -31,25 +31,10 @@ import time
 import pytest
 
 import vessel
-from test_vxlan import (VTEP_A, VTEP_B, Sniffer, af_packet, no_ipv6, ping, tag, vtep,
-                        vni_entry, wait_for)
+from test_vxlan import (VTEP_A, VTEP_B, Sniffer, af_packet, links, no_ipv6, ping,  # noqa: F401
+                        switch, tag, vtep, vni_entry, wait_for)
 
 pytestmark = [pytest.mark.root]
-
-
-@pytest.fixture
-def switch(start_vswitchd):
-    d = start_vswitchd()
-    d.rpc("set-bridge", {"pmd_sleep_max_us": 200})
-    return d
-
-
-@pytest.fixture
-def links():
-    made = []
-    yield made
-    for name in made:
-        vessel.link_delete(name)
 
 
 def ns_on_veth(netns, links, name, root_if):
