@@ -586,6 +586,9 @@ static int replay_main(const char *path, double wait_s)
 	       ",\"blocks_verified\":%" PRIu64 ",\"verify_errors\":%" PRIu64 "}\n",
 	       ios, outstanding, after, dups, errors, verified, bad);
 	close(sock_fd);
+	free(rp.gen);
+	free(rp.slot_blk);
+	free(rp.busy);
 	return after == outstanding && !dups && !errors && !bad &&
 	       verified == qd * rp.nblk ? 0 : 1;
 }
