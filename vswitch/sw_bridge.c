@@ -288,14 +288,27 @@ src_check:
 	return true;
 }
 
-/* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0. */
+/* What bridge_output() did with a frame, so that the frames after it in the
+ * burst with the same addresses and tag can take the same path without the
+ * checks: valid only for a unicast to a plain (device) port. */
+struct l2_out {
+	bool valid;
+	uint8_t vidx;
+	int32_t push;            /* the VLAN pushed on egress, or -1 */
+};
+
+/* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0;
+ * *dec tells how a unicast went (dec->valid false for anything else). */
 static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
-			  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp, uint16_t out, uint32_t tun)
+			  struct rte_mbuf *m, uint16_t vlan, uint8_t pcp, uint16_t out, uint32_t tun,
+			  struct l2_out *dec)
 {
 	struct sw_port_stats *st = &in->port->stats[pmd->idx];
 	const struct sw_vport *op;
+	int32_t push = -1;
 	uint8_t vidx;
 
+	dec->valid = false;
 	if (!out)
 		goto flood;
 	if (out == in->ofport) {
@@ -325,11 +338,25 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 		op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
 		goto drop;
 	}
-	if (egress_tagged(&op->cfg, vlan) &&
-	    !vlan_push(m, sw_vx_is_seg(vlan) ? vv_egress(pmd, op, m, vlan) : vlan, pcp)) {
-		st->drops[SW_DROP_NOMEM]++;
-		goto drop;
+	if (egress_tagged(&op->cfg, vlan)) {
+		if (sw_vx_is_seg(vlan)) {
+			/* Per-binding counters: no shortcut for the next frames. */
+			if (!vlan_push(m, vv_egress(pmd, op, m, vlan), pcp)) {
+				st->drops[SW_DROP_NOMEM]++;
+				goto drop;
+			}
+			sw_pmd_tx(pmd, v, vidx, m);
+			return;
+		}
+		if (!vlan_push(m, vlan, pcp)) {
+			st->drops[SW_DROP_NOMEM]++;
+			goto drop;
+		}
+		push = vlan;
 	}
+	dec->valid = true;
+	dec->vidx = vidx;
+	dec->push = push;
 	sw_pmd_tx(pmd, v, vidx, m);
 	return;
 
@@ -338,6 +365,24 @@ flood:
 	return;
 drop:
 	rte_pktmbuf_free(m);
+}
+
+/* True when key b's frame takes the same path through the bridge as key a's:
+ * the same addresses and outer tag (bytes dl_dst..vlan_tpid, compared as
+ * two words). */
+static inline bool l2_same(const struct sw_flow_key *a, const struct sw_flow_key *b)
+{
+	enum { OFS = offsetof(struct sw_flow_key, dl_dst) };
+	uint64_t a0, a1, b0, b1;
+
+	_Static_assert(offsetof(struct sw_flow_key, dl_src) == OFS + 6 &&
+		       offsetof(struct sw_flow_key, vlan_tci) == OFS + 12 &&
+		       offsetof(struct sw_flow_key, vlan_tpid) == OFS + 14, "l2_same layout");
+	memcpy(&a0, (const uint8_t *)a + OFS, 8);
+	memcpy(&a1, (const uint8_t *)a + OFS + 8, 8);
+	memcpy(&b0, (const uint8_t *)b + OFS, 8);
+	memcpy(&b1, (const uint8_t *)b + OFS + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *in,
@@ -350,6 +395,15 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	int32_t spos[SW_BURST], dpos[SW_BURST];
 	uint16_t vlan[SW_BURST];
 	uint8_t idx[SW_BURST], dslot[SW_BURST];
+	bool same[SW_BURST];
+	/* Runs of frames with the same addresses and tag (the common case of a
+	 * burst from one guest) are checked, looked up and learned once: the
+	 * frames after the first of a run reuse its VLAN, FDB positions and
+	 * output decision. Ports with per-binding VLAN counters or a VTEP take
+	 * every frame through the whole path. */
+	const bool runs = !in->vtep && !in->cfg.vv;
+	struct l2_out dec = { .valid = false };
+	bool learned = false;
 	unsigned m = 0, nd = 0;
 
 	_Static_assert(2 * (int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
@@ -357,11 +411,19 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	for (uint16_t i = 0; i < n; i++) {
 		if (!pkts[i])
 			continue;
+		if (runs && m && l2_same(&keys[idx[m - 1]], &keys[i])) {
+			idx[m] = (uint8_t)i;
+			vlan[m] = vlan[m - 1];
+			dslot[m] = dslot[m - 1];
+			same[m++] = true;
+			continue;
+		}
 		if (!bridge_ingress(pmd, in, st, pkts[i], &keys[i], &vlan[m])) {
 			rte_pktmbuf_free(pkts[i]);
 			continue;
 		}
 		idx[m] = (uint8_t)i;
+		same[m] = false;
 		sw_fdb_key_set(&src[m], keys[i].dl_src, vlan[m]);
 		srcp[m] = &src[m];
 		if (sw_eth_addr_is_multicast(keys[i].dl_dst)) {
@@ -383,6 +445,8 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		unsigned nm = 0;
 
 		for (unsigned j = 0; j < m; j++) {
+			if (same[j])
+				continue;
 			if (!sw_fdb_cache_get(fc, gen, srcp[j], &spos[j])) {
 				miss[nm] = srcp[j];
 				mpos[nm++] = &spos[j];
@@ -413,17 +477,40 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		uint16_t out;
 		uint32_t tun = 0;
 
-		if (sw_fdb_learn_hint(sw_dp.fdb, &src[j], spos[j], in->ofport, in->cfg.mac_limit,
-				      now_s) == -EDQUOT) {
-			st->drops[SW_DROP_MAC_LIMIT]++;
-			rte_pktmbuf_free(mb);
-			continue;
+		if (same[j]) {
+			/* The run's first frame was learned (or refused: then so
+			 * is this one) and decided; a unicast repeats its path. */
+			if (!learned) {
+				st->drops[SW_DROP_MAC_LIMIT]++;
+				rte_pktmbuf_free(mb);
+				continue;
+			}
+			if (dec.valid) {
+				if (tagged)
+					vlan_pop(mb);
+				if (dec.push >= 0 && !vlan_push(mb, (uint16_t)dec.push, pcp)) {
+					st->drops[SW_DROP_NOMEM]++;
+					rte_pktmbuf_free(mb);
+					continue;
+				}
+				sw_pmd_tx(pmd, v, dec.vidx, mb);
+				continue;
+			}
+		} else {
+			learned = sw_fdb_learn_hint(sw_dp.fdb, &src[j], spos[j], in->ofport,
+						    in->cfg.mac_limit, now_s) != -EDQUOT;
+			if (!learned) {
+				st->drops[SW_DROP_MAC_LIMIT]++;
+				rte_pktmbuf_free(mb);
+				dec.valid = false;
+				continue;
+			}
 		}
 		if (tagged)
 			vlan_pop(mb);
 		out = dslot[j] == UINT8_MAX ? 0 : sw_fdb_pos_port(sw_dp.fdb, dpos[dslot[j]]);
 		if (out && sw_vx_is_seg(vlan[j]))
 			tun = sw_fdb_pos_tun(sw_dp.fdb, dpos[dslot[j]]);
-		bridge_output(pmd, v, in, mb, vlan[j], pcp, out, tun);
+		bridge_output(pmd, v, in, mb, vlan[j], pcp, out, tun, &dec);
 	}
 }

@@ -234,6 +234,22 @@ static void parse_arp(const uint8_t *p, uint32_t left, struct sw_flow_key *key)
 	memcpy(key->arp_tha, arp.tha, SW_ETH_ALEN);
 }
 
+/* memset() of a 112-byte key compiles to `rep stos`, whose start-up cost
+ * was half of the parser's time (perf annotate, scenario 1): 16-byte stores
+ * instead, unrolled before GCC's loop distribution could turn them back into
+ * a memset (check with objdump after compiler upgrades). */
+static inline void key_zero(struct sw_flow_key *key)
+{
+	typedef uint64_t v2u64 __attribute__((vector_size(16), may_alias, aligned(8)));
+	v2u64 *w = (v2u64 *)(void *)key;
+	const v2u64 zero = { 0, 0 };
+
+	_Static_assert(sizeof(*key) % sizeof(v2u64) == 0, "flow key is whole 16-byte words");
+#pragma GCC unroll 16
+	for (size_t i = 0; i < sizeof(*key) / sizeof(v2u64); i++)
+		w[i] = zero;
+}
+
 int sw_packet_parse(const void *data, uint32_t len, uint16_t in_port, struct sw_flow_key *key)
 {
 	const uint8_t *p = data;
@@ -241,7 +257,7 @@ int sw_packet_parse(const void *data, uint32_t len, uint16_t in_port, struct sw_
 	uint32_t ofs = SW_ETH_HLEN;
 	uint16_t type;
 
-	memset(key, 0, sizeof(*key));
+	key_zero(key);
 	key->in_port = in_port;
 	if (len < SW_ETH_MIN_FRAME)
 		return -EINVAL;

@@ -99,8 +99,10 @@ static int port_open(const char *name, const char *sock, struct rte_mempool *mp,
 	struct rte_eth_conf conf = { 0 };
 	int ret;
 
-	snprintf(devargs, sizeof(devargs), "%s,path=%s,server=1,queues=1,queue_size=%d", name, sock,
-		 nb_desc);
+	const char *extra = getenv("VSW_GEN_DEVARGS");
+
+	snprintf(devargs, sizeof(devargs), "%s,path=%s,server=1,queues=1,queue_size=%d%s%s", name,
+		 sock, nb_desc, extra && *extra ? "," : "", extra ? extra : "");
 	ret = rte_dev_probe(devargs);
 	if (ret)
 		return ret;
