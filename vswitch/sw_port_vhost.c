@@ -52,16 +52,19 @@ static void vhost_vid_update(struct sw_port *p, bool detach)
 	if (!detach && rte_eth_link_get_nowait(p->port_id, &link) == 0 && link.link_status)
 		vid = rte_eth_vhost_get_vid_from_port_id(p->port_id);
 	old = __atomic_load_n(&p->vh_vid, __ATOMIC_RELAXED);
+	/* A different device: withdraw the old id and wait until no PMD uses
+	 * it before the new device's queue-pair count is published, so that a
+	 * PMD never pairs one device's id with another's count. */
+	if (vid != old && old >= 0) {
+		__atomic_store_n(&p->vh_vid, -1, __ATOMIC_RELEASE);
+		sw_dp_sync();
+	}
 	/* Queue pairs only grow while a device stays attached (the front end
 	 * enables more vrings); PMDs never touch a virtqueue past them. */
 	if (vid >= 0)
 		__atomic_store_n(&p->vh_pairs, (uint16_t)(rte_vhost_get_vring_num(vid) / 2),
 				 __ATOMIC_RELEASE);
 	if (vid != old) {
-		if (old >= 0) {
-			__atomic_store_n(&p->vh_vid, -1, __ATOMIC_RELEASE);
-			sw_dp_sync();
-		}
 		__atomic_store_n(&p->vh_vid, vid < 0 ? -1 : vid, __ATOMIC_RELEASE);
 		VSL_DBG("port %s: vhost device %d %s", p->name, vid < 0 ? old : vid,
 			  vid < 0 ? "detached" : "attached");

@@ -39,6 +39,12 @@
 # but 5 then runs against OVS-DPDK in the same invocation (bench/vswitch/ovs.sh: the
 # same generator, frames, rules and CPUs) and the line carries its figures
 # ("ovs_dpdk") and the ratios ("vessel_over_ovs"); VSW_OVS=0 skips it.
+#
+# Floor: scenarios 1-4 also run bench/vswitch/floor.sh (testpmd io forwarding
+# between the same two vhost-user sockets: the two vhost copies and nothing
+# else) and report "floor" and "own_cycles_per_packet" = cycles - floor, for
+# Vessel and for OVS-DPDK: the part of the cost that is the switch's own, and
+# the part that is less noisy on a shared machine. VSW_FLOOR=0 skips it.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 seconds=${2:-5}
@@ -207,13 +213,31 @@ if scenario in (6, 7):
              remotes_used=sum(1 for q in v["remotes"] if q["remote"] != "other" and q[d + "_packets"]))
 print(json.dumps(r))' "$pmd" "$ports" "$load" "$scenario" "$commit" "$ovs" "${VSW_DIR:-push}" \
   "$install" "$churn_out" "$vtep")
-# OVS-DPDK side by side (bench/vswitch/ovs.sh), once vswitchd has stopped
-# polling: the same generator, frames, rules and CPUs; the ratios are
-# Vessel / OVS.
+pid=$(cat "$rundir/vswitchd.pid")
+kill "$pid" 2>/dev/null || true
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# The floor (bench/vswitch/floor.sh: testpmd forwarding between two vhost-user
+# ports, the two copies and nothing else), once vswitchd has stopped polling,
+# for the vhost-to-vhost scenarios: "own_cycles_per_packet" is Vessel's cycles
+# minus the floor's, the switch's own work. VSW_FLOOR=0 skips it.
+if [ "${VSW_FLOOR:-1}" != 0 ] && command -v dpdk-testpmd >/dev/null && [ "$scenario" -le 4 ]; then
+  f=$(bash "$repo/bench/vswitch/floor.sh" "$build" "$seconds" "$flows" 2>/dev/null | tail -1 || true)
+  line=$(/usr/bin/python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+try:
+    f = json.loads(sys.argv[2])
+except ValueError:
+    r["floor"] = "failed (run bench/vswitch/floor.sh alone to see why)"
+else:
+    r["floor"] = f
+    if f.get("pmd_cycles_per_packet"):
+        r["own_cycles_per_packet"] = r["pmd_cycles_per_packet"] - f["pmd_cycles_per_packet"]
+print(json.dumps(r))' "$line" "$f")
+fi
+# OVS-DPDK side by side (bench/vswitch/ovs.sh): the same generator, frames,
+# rules and CPUs; the ratios are Vessel / OVS.
 if [ "$ovs" = installed ] && [ "${VSW_OVS:-1}" != 0 ] && [ "$scenario" != 5 ]; then
-  pid=$(cat "$rundir/vswitchd.pid")
-  kill "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   o=$(bash "$repo/bench/vswitch/ovs.sh" "$build" "$seconds" "$flows" "$scenario" 2>/dev/null | tail -1 || true)
   line=$(/usr/bin/python3 -c '
 import json, sys
@@ -229,6 +253,9 @@ else:
     r["vessel_over_ovs"] = {"rx_mpps": ratio(r["rx_mpps"], o.get("rx_mpps", 0)),
                             "pmd_cycles_per_packet": ratio(r["pmd_cycles_per_packet"],
                                                            o.get("pmd_cycles_per_packet", 0))}
+    fl = r.get("floor", {})
+    if isinstance(fl, dict) and fl.get("pmd_cycles_per_packet") and o.get("pmd_cycles_per_packet"):
+        r["ovs_dpdk"]["own_cycles_per_packet"] = o["pmd_cycles_per_packet"] - fl["pmd_cycles_per_packet"]
 print(json.dumps(r))' "$line" "$o")
 fi
 printf '%s\n' "$line"

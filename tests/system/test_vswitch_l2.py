@@ -325,6 +325,55 @@ def test_malformed_frames_counted(switch, hosts, rundir):
     assert all(Dot1Q not in f for f in got)
 
 
+def test_bursts_of_one_flow(switch, rundir):
+    """Frames with the same addresses arrive in full bursts from a net_pcap
+    port: NORMAL decides the first of each run and repeats the decision for
+    the rest (sw_bridge.c). Each frame must still be tagged with its own PCP,
+    kept in order, refused by the MAC limit and counted."""
+    from scapy.all import rdpcap, wrpcap
+    far, near, extra = "02:00:00:00:dd:01", "02:00:00:00:cc:01", "02:00:00:00:cc:02"
+    unknown = "02:00:00:00:ee:01"
+    t_in, t_out = os.path.join(rundir, "t-in.pcap"), os.path.join(rundir, "t-out.pcap")
+    wrpcap(t_in, [Ether(src=far, dst=BCAST) / Dot1Q(vlan=10) / IP() / UDP()])
+    switch.rpc("add-port", {"name": "t", "type": "dpdk", "trunks": "10",
+                            "devargs": f"net_pcap_t,rx_pcap={t_in},tx_pcap={t_out}"})
+    deadline = time.monotonic() + 10
+    while fdb(switch).get((far, 10)) != "t" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert fdb(switch).get((far, 10)) == "t"
+
+    def udp(src, dst, seq, prio=None):
+        tag = Dot1Q(vlan=0, prio=prio) if prio is not None else None
+        l3 = IP(src="10.0.0.1", dst="10.0.0.2") / UDP(sport=5, dport=6) / Raw(seq.to_bytes(4, "big"))
+        return Ether(src=src, dst=dst) / tag / l3 if tag else Ether(src=src, dst=dst) / l3
+
+    frames = ([udp(near, far, i) for i in range(40)]                 # unicast run
+              + [udp(near, unknown, 100 + i) for i in range(20)]     # flooded run
+              + [udp(near, far, 200 + i, prio=5) for i in range(10)] # priority-tagged run
+              + [udp(extra, far, 300 + i) for i in range(40)]        # beyond mac_limit
+              + [udp(near, far, 400 + i) for i in range(3)])
+    a_in, a_out = os.path.join(rundir, "a-in.pcap"), os.path.join(rundir, "a-out.pcap")
+    wrpcap(a_in, frames)
+    switch.rpc("add-port", {"name": "a", "type": "dpdk", "tag": 10, "mac_limit": 1,
+                            "devargs": f"net_pcap_a,rx_pcap={a_in},tx_pcap={a_out}"})
+    deadline = time.monotonic() + 10
+    while port_stats(switch, "a")["rx_packets"] < len(frames) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.3)
+    st = port_stats(switch, "a")
+    assert st["rx_packets"] == len(frames)
+    assert st["drops"]["mac_limit"] == 40
+    assert st["flood_packets"] == 20
+    assert port_stats(switch, "t")["tx_packets"] == 73
+    switch.rpc("del-port", {"name": "t"})        # closes (and flushes) t's tx pcap
+    got = rdpcap(t_out)
+    assert [int.from_bytes(bytes(f[Raw])[:4], "big") for f in got] == (
+        list(range(40)) + list(range(100, 120)) + list(range(200, 210)) + list(range(400, 403)))
+    assert all(f[Dot1Q].vlan == 10 and f.src == near for f in got)
+    assert [f[Dot1Q].prio for f in got] == [0] * 60 + [5] * 10 + [0] * 3
+    assert all(Dot1Q not in f[Dot1Q].payload for f in got)   # the priority tag went
+
+
 # --------------------------------------------------------- ping and isolation
 
 def test_ping_isolated_from_other_vlan(switch, hosts):
