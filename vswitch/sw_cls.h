@@ -142,14 +142,18 @@ static inline uint32_t sw_flow_key_hash(const struct sw_flow_key *key, uint8_t t
 	return a ^ (b << 15 | b >> 17);
 }
 
+/* Whole-key compare in 16-byte vectors, unrolled: the scalar word loop was a
+ * third of the EMC hit path (perf annotate, scenario 2). */
 static inline bool sw_flow_key_equal(const struct sw_flow_key *x, const struct sw_flow_key *y)
 {
-	const uint64_t *a = (const uint64_t *)(const void *)x, *b = (const uint64_t *)(const void *)y;
-	uint64_t d = 0;
+	const sw_key_vec *a = (const sw_key_vec *)(const void *)x;
+	const sw_key_vec *b = (const sw_key_vec *)(const void *)y;
+	sw_key_vec d = { 0, 0 };
 
-	for (unsigned i = 0; i < SW_KEY_WORDS; i++)
+#pragma GCC unroll 16
+	for (unsigned i = 0; i < SW_KEY_VECS; i++)
 		d |= a[i] ^ b[i];
-	return d == 0;
+	return (d[0] | d[1]) == 0;
 }
 
 /* True and *flow set on a hit of `version`. */

@@ -240,13 +240,11 @@ static void parse_arp(const uint8_t *p, uint32_t left, struct sw_flow_key *key)
  * a memset (check with objdump after compiler upgrades). */
 static inline void key_zero(struct sw_flow_key *key)
 {
-	typedef uint64_t v2u64 __attribute__((vector_size(16), may_alias, aligned(8)));
-	v2u64 *w = (v2u64 *)(void *)key;
-	const v2u64 zero = { 0, 0 };
+	sw_key_vec *w = (sw_key_vec *)(void *)key;
+	const sw_key_vec zero = { 0, 0 };
 
-	_Static_assert(sizeof(*key) % sizeof(v2u64) == 0, "flow key is whole 16-byte words");
 #pragma GCC unroll 16
-	for (size_t i = 0; i < sizeof(*key) / sizeof(v2u64); i++)
+	for (unsigned i = 0; i < SW_KEY_VECS; i++)
 		w[i] = zero;
 }
 

@@ -82,7 +82,12 @@ struct sw_flow_key {
 	uint64_t metadata;               /* OpenFlow pipeline metadata (0 from the parser) */
 	uint64_t tunnel_id;              /* VNI of a decapsulated frame (0 from the parser) */
 };
-_Static_assert(sizeof(struct sw_flow_key) % 8 == 0, "flow key is whole 64-bit words");
+_Static_assert(sizeof(struct sw_flow_key) % 16 == 0, "flow key is whole 16-byte words");
+
+/* A key's 16-byte words, for code that zeroes or compares whole keys with
+ * vector instructions (GCC's -O2 leaves word loops scalar). */
+typedef uint64_t sw_key_vec __attribute__((vector_size(16), may_alias, aligned(8)));
+enum { SW_KEY_VECS = sizeof(struct sw_flow_key) / sizeof(sw_key_vec) };
 
 /* Parses `len` bytes of the frame at `data` (contiguous: the first mbuf
  * segment) into *key. Returns 0 when the L2 header (and every VLAN tag) is
