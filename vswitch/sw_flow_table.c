@@ -5,8 +5,13 @@
  * Ownership. The tables own their flows. A flow leaving the tables (DELETE,
  * replaced by ADD, expired) and the instructions MODIFY replaces go to the
  * garbage list: PMDs may still be using them through the published
- * classifier, so they are freed by the next commit, after the new classifier
- * is published and a grace period has passed.
+ * classifier. A commit publishes the new classifier and retires the old one
+ * with that garbage under an RCU token (rte_rcu_qsbr_start); retired sets
+ * are freed once their grace period has passed — checked without waiting at
+ * each commit and on the flow timer, waited for only by sw_flow_sync() and
+ * when more than SW_RETIRED_MAX sets are pending. The control thread so never
+ * spins on a PMD that the kernel has preempted (a grace period then lasts a
+ * scheduler time slice: milliseconds per commit on a shared machine).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_rcu_qsbr.h>
 
 #include "sw_cls.h"
 #include "sw_internal.h"
@@ -23,7 +29,17 @@
 
 VSL_LOG_MODULE(flow);
 
-enum { SW_FLOW_TIMER_MS = 500 };
+enum { SW_FLOW_TIMER_MS = 500, SW_RETIRED_MAX = 64 };
+
+/* What one commit replaced, freed after the grace period of `token`. */
+struct retired {
+	uint64_t token;
+	struct sw_cls *cls;
+	struct sw_flow **flows;
+	uint32_t n_flows;
+	struct sw_insts **insts;
+	uint32_t n_insts;
+};
 
 struct ftable {
 	struct sw_flow **flows;
@@ -48,7 +64,44 @@ static struct {
 	/* Flows added since the last commit (sw_cls_update's input). */
 	struct sw_flow **added;
 	uint32_t n_added, cap_added;
+	/* Retired sets, oldest first (tokens increase). */
+	struct retired retired[SW_RETIRED_MAX];
+	uint32_t n_retired;
 } ft;
+
+static void retired_free(struct retired *r)
+{
+	sw_cls_destroy(r->cls);
+	for (uint32_t i = 0; i < r->n_flows; i++)
+		sw_flow_free(r->flows[i]);
+	for (uint32_t i = 0; i < r->n_insts; i++)
+		free(r->insts[i]);
+	free(r->flows);
+	free(r->insts);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Frees the retired sets whose grace period has passed (all of them when
+ * `wait`, or when no PMD runs); returns how many are left. */
+static uint32_t reclaim(bool wait)
+{
+	uint32_t done = 0;
+
+	while (done < ft.n_retired) {
+		struct retired *r = &ft.retired[done];
+
+		if (sw_dp.qsbr && sw_dp.n_pmds &&
+		    rte_rcu_qsbr_check(sw_dp.qsbr, r->token, wait) != 1)
+			break;
+		retired_free(r);
+		done++;
+	}
+	if (done) {
+		memmove(ft.retired, ft.retired + done, (ft.n_retired - done) * sizeof(ft.retired[0]));
+		ft.n_retired -= done;
+	}
+	return ft.n_retired;
+}
 
 static uint32_t flow_ident_hash(uint8_t table, uint16_t priority, const struct sw_match *m)
 {
@@ -153,6 +206,7 @@ static void timer_fn(struct vsl_loop *loop, struct vsl_timer *t, void *arg)
 	n = sw_flow_expire(sw_now_s());
 	if (n)
 		VSL_DBG("%u flows expired", n);
+	reclaim(false);
 }
 
 int sw_flow_table_init(void)
@@ -177,6 +231,8 @@ void sw_flow_table_fini(void)
 		vsl_timer_cancel(d->loop, sw_dp.flow_timer);
 	sw_dp.flow_timer = NULL;
 	/* PMDs are stopped: nothing reads the classifier any more. */
+	for (uint32_t i = 0; i < ft.n_retired; i++)
+		retired_free(&ft.retired[i]);
 	sw_cls_destroy(sw_dp.cls);
 	sw_dp.cls = NULL;
 	for (unsigned t = 0; t < SW_N_TABLES; t++) {
@@ -367,16 +423,32 @@ int sw_flow_commit(void)
 		return -ENOMEM;
 	old = sw_dp.cls;
 	__atomic_store_n(&sw_dp.cls, cls, __ATOMIC_RELEASE);
-	sw_dp_sync();
-	sw_cls_destroy(old);
-	for (uint32_t i = 0; i < ft.n_dead; i++)
-		sw_flow_free(ft.dead_flows[i]);
-	for (uint32_t i = 0; i < ft.n_dead_insts; i++)
-		free(ft.dead_insts[i]);
-	ft.n_dead = ft.n_dead_insts = 0;
+	/* Retire what the new classifier replaced; the garbage arrays go with
+	 * it (bury_* allocates new ones). */
+	if (reclaim(false) == SW_RETIRED_MAX)
+		reclaim(true);    /* the oldest's grace period, then a slot is free */
+	{
+		struct retired *r = &ft.retired[ft.n_retired++];
+
+		r->token = sw_dp.qsbr ? rte_rcu_qsbr_start(sw_dp.qsbr) : 0;
+		r->cls = old;
+		r->flows = ft.dead_flows;
+		r->n_flows = ft.n_dead;
+		r->insts = ft.dead_insts;
+		r->n_insts = ft.n_dead_insts;
+	}
+	ft.dead_flows = NULL;
+	ft.dead_insts = NULL;
+	ft.n_dead = ft.cap_dead = ft.n_dead_insts = ft.cap_dead_insts = 0;
 	ft.n_added = 0;
 	ft.dirty = false;
+	reclaim(false);       /* no PMD (or all asleep): free it right away */
 	return 0;
+}
+
+void sw_flow_sync(void)
+{
+	reclaim(true);
 }
 
 static int cmp_flow(const void *a, const void *b)

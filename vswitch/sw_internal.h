@@ -353,10 +353,15 @@ void sw_flow_table_fini(void);
 /* Applies one flow-mod (not yet visible to PMDs). Returns the number of flows
  * added/modified/deleted, or -errno (-ENOSPC beyond SW_MAX_FLOWS) with err. */
 int sw_flow_mod_exec(const struct sw_flow_mod *fm, char *err, size_t errlen);
-/* Publishes the tables to the PMDs (new classifier version), waits a grace
- * period and frees what was removed. Returns 0 or -ENOMEM (retried on the
- * next commit; the PMDs keep the previous rules). */
+/* Publishes the tables to the PMDs (new classifier version): each PMD uses
+ * it from its next iteration on. What the commit replaced (the old
+ * classifier, removed flows and instructions) is freed once a grace period
+ * has passed, without waiting for it here. Returns 0 or -ENOMEM (retried on
+ * the next commit; the PMDs keep the previous rules). */
 int sw_flow_commit(void);
+/* Waits until every PMD uses the last published classifier, and frees what
+ * earlier commits replaced (OpenFlow BARRIER). */
+void sw_flow_sync(void);
 /* Calls fn for every flow the selection `sel` (a DELETE/DELETE_STRICT-style
  * flow-mod) picks, in table then priority order. Returns how many. */
 unsigned sw_flow_foreach(const struct sw_flow_mod *sel, bool strict,

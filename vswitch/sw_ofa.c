@@ -792,7 +792,10 @@ static int sw_ofa_barrier(void *dp)
 	(void)dp;
 	/* Publishes what changed and waits for a grace period: every PMD now
 	 * looks up in the new classifier (and group table). */
-	return commit_now();
+	int ret = commit_now();
+
+	sw_flow_sync();
+	return ret;
 }
 
 static uint32_t sw_ofa_table_max(void *dp, uint8_t table_id)
