@@ -224,6 +224,7 @@ struct sw_view {
 
 enum { SW_CPP_BUCKETS = 256, SW_CPP_BUCKET = 8 };
 enum { SW_STAGE_RX, SW_STAGE_PARSE, SW_STAGE_PIPELINE, SW_STAGE_TX, SW_STAGE_N };
+enum { SW_STAGE_SAMPLE = 8 };    /* stage timings from one PMD iteration in 8 (power of 2) */
 #define SW_STAGE_MAX_CYCLES (1ull << 20)
 
 struct sw_pmd_stats {
@@ -276,6 +277,8 @@ struct sw_pmd {
 	struct sw_fdb_cache *fdbc;            /* FDB positions it has seen (sw_fdb.h) */
 	struct sw_table_stats tables[64] __rte_cache_aligned;
 	uint64_t tx_tsc;                      /* cycles in tx flushes (stage accounting) */
+	uint32_t stage_tick;                  /* iterations, for SW_STAGE_SAMPLE */
+	bool timing;                          /* this iteration's stages are timed */
 	uint32_t n_dirty;
 	uint8_t dirty[2 * SW_MAX_PORTS];      /* view indexes with queued tx */
 	struct sw_txbuf tx[SW_MAX_PORTS];
