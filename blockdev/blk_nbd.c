@@ -18,6 +18,7 @@
 #include "vsl_daemon.h"
 #include "vsl_log.h"
 #include "vsl_loop.h"
+#include "vsl_time.h"
 #include "vsl_util.h"
 
 VSL_LOG_MODULE(nbd);
@@ -681,6 +682,25 @@ static int config_add(struct nbd_export *ex, struct json_object *calls)
 int blk_nbd_config(struct json_object *calls)
 {
 	return config_add(exports, calls);
+}
+
+unsigned blk_nbd_quiesce(struct vsl_loop *loop, int timeout_ms)
+{
+	uint64_t deadline = vsl_time_mono_ms() + (uint64_t)timeout_ms;
+	unsigned left = 0;
+
+	for (struct nbd_export *ex = exports, *next; ex; ex = next) {
+		next = ex->next;      /* the removal may finish (and free ex) at once */
+		if (!ex->removing)
+			blk_nbd_export_remove(ex->name, NULL, NULL);
+	}
+	while (exports && vsl_time_mono_ms() < deadline)
+		vsl_loop_run_once(loop, 20);
+	for (struct nbd_export *ex = exports; ex; ex = ex->next)
+		left++;
+	if (left)
+		VSL_WARN("%u NBD export(s) still busy after %d ms at shutdown", left, timeout_ms);
+	return left;
 }
 
 void blk_nbd_fini(void)

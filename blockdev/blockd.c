@@ -178,8 +178,11 @@ int main(int argc, char **argv)
 	if (!ret)
 		ret = vsl_daemon_run(&d);
 
-	/* vhost-user front ends first: their requests drain on the reactors. */
+	/* vhost-user front ends first: their requests drain on the reactors.
+	 * Then NBD clients: requests in flight are answered, no new one is
+	 * read. */
 	blk_vub_fini();
+	blk_nbd_quiesce(d.loop, 5000);
 	/* Write back what bdevs keep in memory (thin pool mappings) while the
 	 * reactors still run. */
 	blk_bdev_shutdown_all();

@@ -48,6 +48,16 @@ void blk_nbd_export_list(struct json_object *arr);
 /* Appends the export-add calls that rebuild the exports. */
 int blk_nbd_config(struct json_object *calls);
 
+struct vsl_loop;
+
+/* Daemon shutdown, first step, while the reactors still run: removes every
+ * export as export-remove does (no new request is read; those in flight
+ * complete and are answered) and runs `loop` until they are all gone or
+ * timeout_ms passed. Bdevs that keep state in memory (thin pools) are shut
+ * down after this, so no write is acknowledged after their final commit.
+ * Returns the number of exports still there. */
+unsigned blk_nbd_quiesce(struct vsl_loop *loop, int timeout_ms);
+
 /* Daemon shutdown, after blk_reactors_stop() and before blk_reactors_destroy():
  * frees every export and connection without waiting for anybody. */
 void blk_nbd_fini(void);

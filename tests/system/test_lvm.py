@@ -503,3 +503,69 @@ def test_thin_commit_writes_changes_only_and_clean_stop(start_blockd, rundir):
     assert "stopped cleanly" in d2.output() and "not stopped cleanly" not in d2.output()
     qemu_io(uri(s, "vc-t"), "read -P 0x5a 40M 2M", "read -P 0x22 32M 4k",
             "read -P 0x21 0 16M", "read -P 0 42M 64k")
+
+
+def test_clean_stop_keeps_every_acknowledged_write(start_blockd, rundir):
+    """SIGTERM while an NBD client keeps allocating writes in flight: blockd
+    stops reading requests and answers those in flight before the thin pool's
+    final commit, so every write it acknowledged — flushed or not — reads
+    back after the restart (an acknowledgement after the last commit would
+    be a lost write)."""
+    import socket
+    import struct
+    import threading
+    from test_blockdev_nbd import CMD_WRITE, REPLY_MAGIC, RawNbd
+    need("qemu-io")
+    d = start_blockd()
+    files(d, rundir, ["a"])
+    ctl(d, "vgcreate", "-s", "1M", "vk", "a")
+    ctl(d, "lvcreate", "--thinpool", "pool", "-L", "48M", "vk")
+    ctl(d, "lvcreate", "-V", "64M", "--thin", "vk/pool", "-n", "t")
+    s = export(d, rundir, "vk-t")
+    cfg = os.path.join(rundir, "blockd.json")
+    ctl(d, "save-config", cfg)
+    c = RawNbd(s)
+    c.go("vk-t")
+    chunk = lv_by_name(d, "vk")["pool"]["chunk_size"]
+    blocks = min(64 * MB // chunk, 4096)
+    acked, failed, started = [], [], threading.Event()
+
+    def writer():
+        # Eight writes in flight, each to its own chunk (every one allocates).
+        sent, inflight = 0, {}
+        try:
+            while sent < blocks or inflight:
+                while sent < blocks and len(inflight) < 8:
+                    data = struct.pack(">I", sent + 1) * 1024
+                    c.request(CMD_WRITE, sent * chunk, 4096, cookie=sent + 1, payload=data)
+                    inflight[sent + 1] = sent
+                    sent += 1
+                magic, err, ck = struct.unpack(">IIQ", c.recv(16))
+                assert magic == REPLY_MAGIC
+                (acked if err == 0 else failed).append(inflight.pop(ck))
+                if len(acked) == 32:
+                    started.set()
+        except (ConnectionError, OSError, socket.timeout):
+            pass
+        finally:
+            started.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    assert started.wait(30)
+    assert d.stop() == 0
+    t.join(30)
+    assert not t.is_alive()
+    c.close()
+    assert len(acked) >= 32 and not failed, (len(acked), failed[:5])
+    d2 = start_blockd(args=["-c", cfg])
+    assert lv_by_name(d2, "vk")["pool"]["clean_at_open"]
+    s2 = os.path.join(rundir, "vk-t.nbd")
+    c2 = RawNbd(s2)
+    c2.go("vk-t")
+    for i, blk in enumerate(sorted(acked)):
+        c2.request(0, blk * chunk, 4096, cookie=i + 1)
+        err, data = c2.simple_reply(i + 1, 4096)
+        assert err == 0 and data == struct.pack(">I", blk + 1) * 1024, \
+            f"acknowledged write to chunk {blk} lost ({len(acked)} acknowledged)"
+    c2.close()
