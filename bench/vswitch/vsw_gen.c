@@ -18,8 +18,8 @@
  * transmit side. Received mbufs are freed in bulk.
  *
  * --rate PPS offers at most PPS packets per second (bursts released on the
- * TSC clock, gaps of more than 15 us slept rather than spun, so that the
- * CPU is left to whoever shares it; 0, the default, is as fast as the ring
+ * TSC clock; when the next four bursts are due more than 15 us later, the
+ * gap is slept rather than spun, so that the CPU is left to whoever shares it; 0, the default, is as fast as the ring
  * takes them). --vlan tags
  * what --tx sends, --rx-vlan what --rx sends (the learning frames: -1 means
  * the same as --vlan), for access-to-trunk runs. --ready FILE is created when
@@ -69,6 +69,7 @@ enum { BURST = 32, NB_DESC_DEF = 1024, MAX_FLOWS = 4096, REF_STOCK = 30000, REF_
 /* With --rate, gaps longer than this are slept (timer slack set to 1 ns), waking
  * this much early. */
 static const double SLEEP_MIN_S = 15e-6, SLEEP_MARGIN_S = 5e-6;
+enum { SLEEP_BURSTS = 4 };    /* a sleep lasts until this many bursts are due */
 
 struct opts {
 	const char *tx_sock, *rx_sock;
@@ -422,8 +423,10 @@ int main(int argc, char **argv)
 
 			/* Rate: the packets due by now, in bursts of at most BURST. */
 			if (o.rate > 0 && (double)sent >= o.rate * (double)(now - t0) / (double)hz) {
-				/* Seconds until the next burst is due. */
-				double gap = (double)sent / o.rate - (double)(now - t0) / (double)hz;
+				/* Seconds until SLEEP_BURSTS bursts are due (sent
+				 * back to back then: fewer wake-ups). */
+				double gap = (double)(sent + (SLEEP_BURSTS - 1) * BURST) / o.rate -
+					     (double)(now - t0) / (double)hz;
 
 				k = rte_eth_rx_burst(prx, 0, pk, BURST);
 				rte_pktmbuf_free_bulk(pk, k);
