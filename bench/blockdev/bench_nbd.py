@@ -22,6 +22,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,9 +65,33 @@ def wait_socket(path, proc, timeout=20):
     raise TimeoutError(path)
 
 
+# CPU placement (see placement()): taskset prefixes for the servers and for the
+# clients (fio, vub_bench). Empty: not pinned.
+PIN = {"server": [], "client": []}
+
+
+def placement(server_cpus, client_cpus):
+    """Pins every server (blockd and qemu-storage-daemon alike) to server_cpus
+    and every client (fio, also fio's local io_uring runs, vub_bench) to
+    client_cpus. Defaults: the servers get the last CPU this process may use
+    (where blockd puts its reactor anyway), the clients the others, so a
+    server and its client never compete for one CPU and both servers meet the
+    same CPU (and the same device interrupts). "none" leaves that side
+    unpinned. Returns a description for the JSON lines."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if server_cpus is None:
+        server_cpus = str(cpus[-1]) if len(cpus) > 1 else "none"
+    if client_cpus is None:
+        rest = [c for c in cpus if str(c) not in server_cpus.split(",")]
+        client_cpus = ",".join(map(str, rest)) if rest and server_cpus != "none" else "none"
+    for side, spec in (("server", server_cpus), ("client", client_cpus)):
+        PIN[side] = [] if spec == "none" else ["taskset", "-c", spec]
+    return {"server_cpus": server_cpus, "client_cpus": client_cpus}
+
+
 def fio(args, runtime):
-    cmd = ["fio", "--name=bench", "--output-format=json", "--time_based",
-           f"--runtime={runtime}", "--ramp_time=1", "--group_reporting"] + args
+    cmd = PIN["client"] + ["fio", "--name=bench", "--output-format=json", "--time_based",
+                           f"--runtime={runtime}", "--ramp_time=1", "--group_reporting"] + args
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=runtime + 120)
     if r.returncode:
         raise RuntimeError(r.stderr or r.stdout)
@@ -78,8 +103,15 @@ def summarize(job, rw):
     side = job["read" if "read" in rw else "write"]
     ios = side["total_ios"]
     p99 = side.get("clat_ns", {}).get("percentile", {}).get("99.000000", 0) / 1000
-    return {"iops": round(side["iops"]), "bw_mib_s": round(side["bw_bytes"] / 2**20, 1),
-            "p99_us": round(p99, 1), "ios": ios}
+    out = {"iops": round(side["iops"]), "bw_mib_s": round(side["bw_bytes"] / 2**20, 1),
+           "p99_us": round(p99, 1), "ios": ios}
+    if ios and "usr_cpu" in job:
+        # fio's own CPU per I/O (usr_cpu and sys_cpu are % of one CPU over the
+        # measured runtime): for the local io_uring run, what the kernel's
+        # storage path costs with the least possible user space around it.
+        out["client_cpu_us_per_io"] = round((job["usr_cpu"] + job["sys_cpu"]) / 100
+                                            * job["job_runtime"] / 1000 / ios * 1e6, 2)
+    return out
 
 
 def prefill(path, size):
@@ -98,6 +130,10 @@ def main():
     ap.add_argument("--dir", default="/var/tmp")
     ap.add_argument("--qcow2", action="store_true", help="add the qcow2 jobs")
     ap.add_argument("--qcow2-only", action="store_true", help="only the qcow2 jobs")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run each job N times (local, blockd, qsd in turn) plus a median summary")
+    ap.add_argument("--server-cpus", help="CPUs of both servers (default: the last; none)")
+    ap.add_argument("--client-cpus", help="CPUs of fio (default: the others; none)")
     a = ap.parse_args()
     for tool in ("fio", "qemu-storage-daemon"):
         if not shutil.which(tool):
@@ -105,7 +141,8 @@ def main():
 
     base = {"machine": platform.node(), "cpus": os.cpu_count(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "commit": commit(), "size": a.size}
+            "commit": commit(), "size": a.size,
+            **placement(a.server_cpus, a.client_cpus)}
     work = tempfile.mkdtemp(prefix="vsl-bench-", dir="/tmp")
     img = os.path.join(a.dir, f"vessel-bench-{os.getpid()}.raw")
     procs = []
@@ -129,7 +166,9 @@ def main():
                         iodepth=qd, **summarize(job, rw))
             if cpu is not None and line["ios"]:
                 line["server_cpu_us_per_io"] = round(cpu / line["ios"] * 1e6, 2)
+            line["loadavg_1m"] = round(os.getloadavg()[0], 2)
             print(json.dumps(line), flush=True)
+            return line
 
         jobs = a.jobs.split(",")
         for rw in jobs:
@@ -137,14 +176,9 @@ def main():
                 sys.exit(f"unknown job {rw} ({', '.join(shapes)})")
         if a.qcow2_only:
             jobs = []
-        for rw in jobs:
-            job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}"] + opts(rw),
-                      a.runtime)
-            emit("local-io_uring", rw, job)
-
         # blockd: file bdev with O_DIRECT behind an NBD unix socket.
         env = dict(os.environ, VESSEL_RUNDIR=work)
-        bd = subprocess.Popen([os.path.join(a.build, "bin", "blockd"), "--no-pidfile",
+        bd = subprocess.Popen(PIN["server"] + [os.path.join(a.build, "bin", "blockd"), "--no-pidfile",
                                "--log-file", os.path.join(work, "blockd.log"),
                                "--reactors", str(a.reactors)], env=env)
         procs.append(bd)
@@ -158,7 +192,7 @@ def main():
 
         # qemu-storage-daemon on the same file.
         qsock = os.path.join(work, "qsd.nbd")
-        qsd = subprocess.Popen(["qemu-storage-daemon",
+        qsd = subprocess.Popen(PIN["server"] + ["qemu-storage-daemon",
                                 "--blockdev", f"driver=file,node-name=f,filename={img},"
                                               "cache.direct=on,aio=io_uring",
                                 "--nbd-server", f"addr.type=unix,addr.path={qsock}",
@@ -168,14 +202,24 @@ def main():
         wait_socket(qsock, qsd)
 
         for rw in jobs:
-            for target, proc, sock in (("blockd", bd, vsock), ("qemu-storage-daemon", qsd, qsock)):
-                c0 = cpu_seconds(proc.pid)
-                job = fio(["--ioengine=nbd", f"--uri=nbd+unix:///disk?socket={sock}"] + opts(rw),
+            runs = {"local-io_uring": [], "blockd": [], "qemu-storage-daemon": []}
+            for _ in range(max(a.repeat, 1)):
+                # Interleaved: each round measures the ceiling and both servers
+                # back to back, so that the ratios compare like with like.
+                job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}"] + opts(rw),
                           a.runtime)
-                cpu = cpu_seconds(proc.pid) - c0
-                # fio's ramp time is not in total_ios: scale CPU to the measured part.
-                cpu *= a.runtime / (a.runtime + 1)
-                emit(target, rw, job, proc.pid, cpu)
+                runs["local-io_uring"].append(emit("local-io_uring", rw, job))
+                for target, proc, sock in (("blockd", bd, vsock),
+                                           ("qemu-storage-daemon", qsd, qsock)):
+                    c0 = cpu_seconds(proc.pid)
+                    job = fio(["--ioengine=nbd", f"--uri=nbd+unix:///disk?socket={sock}"]
+                              + opts(rw), a.runtime)
+                    cpu = cpu_seconds(proc.pid) - c0
+                    # fio's ramp time is not in total_ios: scale CPU to the measured part.
+                    cpu *= a.runtime / (a.runtime + 1)
+                    runs[target].append(emit(target, rw, job, proc.pid, cpu))
+            if a.repeat > 1:
+                emit_summary(base, f"nbd-{rw}-{shapes[rw][0]}-qd{shapes[rw][1]}", runs)
         qsd.send_signal(signal.SIGTERM)
         qsd.wait(10)
 
@@ -193,6 +237,33 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
         if os.path.exists(img):
             os.unlink(img)
+
+
+def emit_summary(base, benchmark, runs):
+    """Medians over the rounds, and the medians of the per-round ratios."""
+    b, q, loc = runs["blockd"], runs["qemu-storage-daemon"], runs["local-io_uring"]
+
+    def med(xs):
+        xs = [x for x in xs if x is not None]
+        return round(statistics.median(xs), 3) if xs else None
+
+    line = dict(base, benchmark=benchmark, target="summary", runs=len(b),
+                local_iops_median=med(x["iops"] for x in loc),
+                local_cpu_us_median=med(x.get("client_cpu_us_per_io") for x in loc),
+                blockd_iops_median=med(x["iops"] for x in b),
+                qsd_iops_median=med(x["iops"] for x in q),
+                blockd_cpu_us_median=med(x.get("server_cpu_us_per_io") for x in b),
+                qsd_cpu_us_median=med(x.get("server_cpu_us_per_io") for x in q),
+                blockd_vs_local_iops=[round(x["iops"] / y["iops"], 2) for x, y in zip(b, loc)
+                                      if y["iops"]],
+                blockd_vs_qsd_iops=[round(x["iops"] / y["iops"], 2) for x, y in zip(b, q)
+                                    if y["iops"]],
+                cpu_ratios=[round(x["server_cpu_us_per_io"] / y["server_cpu_us_per_io"], 2)
+                            for x, y in zip(b, q) if y.get("server_cpu_us_per_io")],
+                loadavg_1m=round(os.getloadavg()[0], 2))
+    for k in ("blockd_vs_local_iops", "blockd_vs_qsd_iops", "cpu_ratios"):
+        line[k + "_median"] = med(line[k])
+    print(json.dumps(line), flush=True)
 
 
 def qcow2_jobs(a, base, work, raw, ctl, bd, procs):
@@ -238,7 +309,7 @@ def qcow2_jobs(a, base, work, raw, ctl, bd, procs):
             # qemu-storage-daemon
             path = make(kind, f"q{n}")
             qsock = os.path.join(work, f"qsd{n}.nbd")
-            qsd = subprocess.Popen(["qemu-storage-daemon",
+            qsd = subprocess.Popen(PIN["server"] + ["qemu-storage-daemon",
                                     "--blockdev", f"driver=file,node-name=f,filename={path},"
                                                   "cache.direct=on,aio=io_uring",
                                     "--blockdev", "driver=qcow2,node-name=q,file=f",

@@ -33,7 +33,8 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_nbd import REPO, commit, fio, prefill, summarize, wait_socket  # noqa: E402
+from bench_nbd import (PIN, REPO, commit, fio, placement, prefill, summarize,  # noqa: E402
+                       wait_socket)
 
 SHAPES = {"randread": (4096, 32), "randwrite": (4096, 32), "write": (131072, 8),
           "read": (131072, 8)}
@@ -41,7 +42,7 @@ SHAPES = {"randread": (4096, 32), "randwrite": (4096, 32), "write": (131072, 8),
 
 def vub(binary, sock, rw, runtime, pid, label):
     bs, qd = SHAPES[rw]
-    r = subprocess.run([binary, "--socket", sock, "--rw", rw, "--bs", str(bs), "--qd", str(qd),
+    r = subprocess.run(PIN["client"] + [binary, "--socket", sock, "--rw", rw, "--bs", str(bs), "--qd", str(qd),
                         "--runtime", str(runtime), "--pid", str(pid), "--label", label],
                        capture_output=True, text=True, timeout=runtime + 60)
     if r.returncode:
@@ -60,6 +61,8 @@ def main():
     ap.add_argument("--no-local", action="store_true", help="skip fio's local io_uring runs")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each job N times per target, alternating, plus a median summary")
+    ap.add_argument("--server-cpus", help="CPUs of both servers (default: the last; none)")
+    ap.add_argument("--client-cpus", help="CPUs of vub_bench and fio (default: the others; none)")
     a = ap.parse_args()
     for tool in ("fio", "qemu-storage-daemon"):
         if not shutil.which(tool):
@@ -75,7 +78,8 @@ def main():
     load = os.getloadavg()
     base = {"machine": platform.node(), "cpus": os.cpu_count(),
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "commit": commit(), "size": a.size, "loadavg_1m": round(load[0], 2)}
+            "commit": commit(), "size": a.size, "loadavg_1m": round(load[0], 2),
+            **placement(a.server_cpus, a.client_cpus)}
     work = tempfile.mkdtemp(prefix="vsl-bench-", dir="/tmp")
     img = os.path.join(a.dir, f"vessel-bench-vub-{os.getpid()}.raw")
     procs = []
@@ -91,16 +95,17 @@ def main():
             f.truncate(1)
         prefill(img, a.size)
 
-        if not a.no_local:
-            for rw in jobs:
-                bs, qd = SHAPES[rw]
-                job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}",
-                           f"--rw={rw}", f"--bs={bs}", f"--iodepth={qd}", f"--size={a.size}",
-                           "--randrepeat=0"], a.runtime)
-                emit("local-io_uring", rw, summarize(job, rw))
+        def local(rw):
+            bs, qd = SHAPES[rw]
+            job = fio(["--ioengine=io_uring", "--direct=1", f"--filename={img}",
+                       f"--rw={rw}", f"--bs={bs}", f"--iodepth={qd}", f"--size={a.size}",
+                       "--randrepeat=0"], a.runtime)
+            res = dict(summarize(job, rw), loadavg_1m=round(os.getloadavg()[0], 2))
+            emit("local-io_uring", rw, res)
+            return res
 
         env = dict(os.environ, VESSEL_RUNDIR=work)
-        bd = subprocess.Popen([os.path.join(a.build, "bin", "blockd"), "--no-pidfile",
+        bd = subprocess.Popen(PIN["server"] + [os.path.join(a.build, "bin", "blockd"), "--no-pidfile",
                                "--log-file", os.path.join(work, "blockd.log"),
                                "--reactors", str(a.reactors)], env=env)
         procs.append(bd)
@@ -113,7 +118,7 @@ def main():
                        check=True, capture_output=True)
 
         qsock = os.path.join(work, "qsd.vhost")
-        qsd = subprocess.Popen(["qemu-storage-daemon",
+        qsd = subprocess.Popen(PIN["server"] + ["qemu-storage-daemon",
                                 "--blockdev", f"driver=file,node-name=f,filename={img},"
                                               "cache.direct=on,aio=io_uring",
                                 "--export", "type=vhost-user-blk,id=e,node-name=f,"
@@ -124,7 +129,11 @@ def main():
 
         for rw in jobs:
             runs = {"blockd": [], "qemu-storage-daemon": []}
+            locs = []
             for _ in range(max(a.repeat, 1)):
+                # Interleaved: the local ceiling is measured in every round.
+                if not a.no_local:
+                    locs.append(local(rw))
                 for target, proc, sock in (("blockd", bd, vsock),
                                            ("qemu-storage-daemon", qsd, qsock)):
                     res = vub(binary, sock, rw, a.runtime, proc.pid, target)
@@ -145,6 +154,12 @@ def main():
                     "qsd_cpu_us_median": statistics.median(x["server_cpu_us_per_io"] for x in q),
                     "cpu_ratio_median": round(statistics.median(ratios), 3) if ratios else None,
                     "cpu_ratios": [round(r, 2) for r in ratios],
+                    "local_iops_median": statistics.median(x["iops"] for x in locs) if locs
+                    else None,
+                    "local_cpu_us_median": statistics.median(x["client_cpu_us_per_io"]
+                                                             for x in locs) if locs else None,
+                    "blockd_vs_local_iops": [round(x["iops"] / y["iops"], 2)
+                                             for x, y in zip(b, locs) if y["iops"]],
                     "loadavg_1m": round(os.getloadavg()[0], 2)})
     finally:
         for p in procs:
