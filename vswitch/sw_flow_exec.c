@@ -684,7 +684,6 @@ void sw_flow_exec_burst(struct sw_pmd *pmd, const struct sw_view *v, const struc
 		e = &pmd->emc->e[h0[i] & (SW_EMC_ENTRIES - 1)];
 		rte_prefetch0(e);
 		rte_prefetch0((const uint8_t *)e + RTE_CACHE_LINE_SIZE);
-		rte_prefetch0((const uint8_t *)e + 2 * RTE_CACHE_LINE_SIZE);
 	}
 	/* Stage 2: the table-0 EMC compares of the whole burst, and a prefetch
 	 * of what executing a hit touches: the line of the flow holding its
