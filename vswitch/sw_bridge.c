@@ -290,11 +290,14 @@ src_check:
 
 /* What bridge_output() did with a frame, so that the frames after it in the
  * burst with the same addresses and tag can take the same path without the
- * checks: valid only for a unicast to a plain (device) port. */
+ * checks: valid only for a unicast to a plain (device) port or to a remote
+ * VTEP behind a vxlan port. */
 struct l2_out {
 	bool valid;
+	bool vx;                 /* to vxlan port vidx: sw_vx_tx(vni, tun) */
 	uint8_t vidx;
 	int32_t push;            /* the VLAN pushed on egress, or -1 */
+	uint32_t vni, tun;
 };
 
 /* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0;
@@ -329,7 +332,13 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 			op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
 			goto drop;
 		}
-		sw_vx_tx(pmd, v, vidx, m, sw_vx_seg_to_vni(vlan), tun);
+		dec->vni = sw_vx_seg_to_vni(vlan);
+		if (tun) {
+			dec->valid = dec->vx = true;
+			dec->vidx = vidx;
+			dec->tun = tun;
+		}
+		sw_vx_tx(pmd, v, vidx, m, dec->vni, tun);
 		return;
 	}
 	if (op->ul_vtep)
@@ -355,6 +364,7 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 		push = vlan;
 	}
 	dec->valid = true;
+	dec->vx = false;
 	dec->vidx = vidx;
 	dec->push = push;
 	sw_pmd_tx(pmd, v, vidx, m);
@@ -399,9 +409,10 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	/* Runs of frames with the same addresses and tag (the common case of a
 	 * burst from one guest) are checked, looked up and learned once: the
 	 * frames after the first of a run reuse its VLAN, FDB positions and
-	 * output decision. Ports with per-binding VLAN counters or a VTEP take
-	 * every frame through the whole path. */
-	const bool runs = !in->vtep && !in->cfg.vv;
+	 * output decision. Ports with per-binding VLAN counters take every
+	 * frame through the whole path; frames decapsulated by a VTEP also
+	 * need the same VNI (tunnel_id) to share a run. */
+	const bool runs = !in->cfg.vv;
 	struct l2_out dec = { .valid = false };
 	bool learned = false;
 	unsigned m = 0, nd = 0;
@@ -411,7 +422,8 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	for (uint16_t i = 0; i < n; i++) {
 		if (!pkts[i])
 			continue;
-		if (runs && m && l2_same(&keys[idx[m - 1]], &keys[i])) {
+		if (runs && m && l2_same(&keys[idx[m - 1]], &keys[i]) &&
+		    (!in->vtep || keys[idx[m - 1]].tunnel_id == keys[i].tunnel_id)) {
 			idx[m] = (uint8_t)i;
 			vlan[m] = vlan[m - 1];
 			dslot[m] = dslot[m - 1];
@@ -488,6 +500,10 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 			if (dec.valid) {
 				if (tagged)
 					vlan_pop(mb);
+				if (dec.vx) {
+					sw_vx_tx(pmd, v, dec.vidx, mb, dec.vni, dec.tun);
+					continue;
+				}
 				if (dec.push >= 0 && !vlan_push(mb, (uint16_t)dec.push, pcp)) {
 					st->drops[SW_DROP_NOMEM]++;
 					rte_pktmbuf_free(mb);

@@ -52,9 +52,9 @@ static void build(struct frame *f, uint32_t vni, uint32_t inner_len)
 {
 	struct vx_encap_tmpl t;
 
-	vx_encap_init(&t, DMAC, SMAC, ip4("10.1.1.2"), ip4("10.1.1.1"), htons(4789), 64);
+	vx_encap_init(&t, DMAC, SMAC, ip4("10.1.1.2"), ip4("10.1.1.1"), htons(4789), 64, vni);
 	inner_frame(f->b + VX_OUTER_LEN, inner_len, 1234);
-	vx_encap_write(f->b, &t, vni, inner_len, 50000);
+	vx_encap_write(f->b, &t, inner_len, 50000);
 	f->n = VX_OUTER_LEN + inner_len;
 }
 
@@ -106,6 +106,48 @@ static void test_encap_fields(void **state)
 		assert_int_equal(vx[5], 0xcd);
 		assert_int_equal(vx[6], 0xef);
 		assert_int_equal(vx[7], 0);
+	}
+}
+
+/* The checksum patched into the template (one carry fold) against RFC 1071
+ * for every length and templates whose base sum is near 0xffff; and the
+ * decap parser's word-wise check against the reference for every one of
+ * the header's 16-bit words off by one. */
+static void test_encap_csum_every_length(void **state)
+{
+	static const char *const srcs[] = { "10.1.1.2", "255.255.255.254", "0.0.0.1", "254.255.255.255" };
+	uint8_t b[VX_OUTER_LEN], hdr[20];
+	struct vx_decap_info info;
+
+	(void)state;
+	for (unsigned s = 0; s < 4; s++) {
+		for (unsigned ttl = 0; ttl < 256; ttl += 85) {
+			struct vx_encap_tmpl t;
+
+			vx_encap_init(&t, DMAC, SMAC, ip4(srcs[s]), ip4("255.255.255.255"),
+				      htons(4789), (uint8_t)ttl, VX_VNI_MAX);
+			for (uint32_t len = 14; len <= 65535 - 36; len++) {
+				vx_encap_write(b, &t, len, 49152);
+				memcpy(hdr, b + 14, 20);
+				hdr[10] = hdr[11] = 0;
+				if (rd16(b + 24) != ref_csum(hdr, 20))
+					fail_msg("src %s ttl %u len %u: checksum %04x, want %04x",
+						 srcs[s], ttl, len, rd16(b + 24), ref_csum(hdr, 20));
+			}
+		}
+	}
+	for (unsigned w = 0; w < 10; w++) {
+		struct frame f;
+
+		build(&f, 7, 60);
+		assert_int_equal(vx_decap_parse(f.b, f.n, ip4("10.1.1.1"), htons(4789), &info),
+				 VX_RX_VXLAN);
+		f.b[14 + 2 * w + 1]++;
+		if (!f.b[14 + 2 * w + 1])
+			f.b[14 + 2 * w]++;
+		assert_int_not_equal(ref_csum(f.b + 14, 20), 0);
+		assert_int_equal(vx_decap_parse(f.b, f.n, ip4("10.1.1.1"), htons(4789), &info),
+				 VX_RX_DROP);
 	}
 }
 
@@ -329,6 +371,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encap_fields),
+		cmocka_unit_test(test_encap_csum_every_length),
 		cmocka_unit_test(test_decap_round_trip),
 		cmocka_unit_test(test_decap_drop_reasons),
 		cmocka_unit_test(test_decap_every_truncation),
