@@ -414,8 +414,9 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	 * need the same VNI (tunnel_id) to share a run. */
 	const bool runs = !in->cfg.vv;
 	struct l2_out dec = { .valid = false };
+	struct rte_mbuf *vxq[SW_BURST];
 	bool learned = false;
-	unsigned m = 0, nd = 0;
+	unsigned m = 0, nd = 0, nvx = 0;
 
 	_Static_assert(2 * (int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
 	/* Stage 1: VLAN and source checks; collect the FDB keys. */
@@ -480,7 +481,8 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		}
 	}
 
-	/* Stage 3: learn, strip the tag, forward. */
+	/* Stage 3: learn, strip the tag, forward. A run's frames to a remote
+	 * VTEP are encapsulated together (sw_vx_tx_bulk) when the run ends. */
 	for (unsigned j = 0; j < m; j++) {
 		const struct sw_flow_key *key = &keys[idx[j]];
 		struct rte_mbuf *mb = pkts[idx[j]];
@@ -489,6 +491,16 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		uint16_t out;
 		uint32_t tun = 0;
 
+		if (same[j] && learned && dec.valid && dec.vx) {
+			if (tagged)
+				vlan_pop(mb);
+			vxq[nvx++] = mb;
+			continue;
+		}
+		if (nvx) {
+			sw_vx_tx_bulk(pmd, v, dec.vidx, vxq, nvx, dec.vni, dec.tun);
+			nvx = 0;
+		}
 		if (same[j]) {
 			/* The run's first frame was learned (or refused: then so
 			 * is this one) and decided; a unicast repeats its path. */
@@ -500,10 +512,6 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 			if (dec.valid) {
 				if (tagged)
 					vlan_pop(mb);
-				if (dec.vx) {
-					sw_vx_tx(pmd, v, dec.vidx, mb, dec.vni, dec.tun);
-					continue;
-				}
 				if (dec.push >= 0 && !vlan_push(mb, (uint16_t)dec.push, pcp)) {
 					st->drops[SW_DROP_NOMEM]++;
 					rte_pktmbuf_free(mb);
@@ -529,4 +537,6 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 			tun = sw_fdb_pos_tun(sw_dp.fdb, dpos[dslot[j]]);
 		bridge_output(pmd, v, in, mb, vlan[j], pcp, out, tun, &dec);
 	}
+	if (nvx)
+		sw_vx_tx_bulk(pmd, v, dec.vidx, vxq, nvx, dec.vni, dec.tun);
 }

@@ -113,6 +113,11 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
 void sw_vx_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m,
 	      uint64_t vni, uint32_t remote);
 
+/* As sw_vx_tx() for each of the n packets in turn, with a unicast `remote`
+ * (or the port's remote_ip): the lookups and counters are done once. */
+void sw_vx_tx_bulk(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx,
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t vni, uint32_t remote);
+
 /* The segment of a VNI as PMDs see it; 0 when the VNI is unknown. */
 uint16_t sw_vx_seg(uint64_t vni);
 
