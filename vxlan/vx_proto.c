@@ -3,11 +3,13 @@
  * code never assumes alignment (memcpy for every multi-byte field).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_hash_crc.h>
 
 #include "vxlan.h"
@@ -121,6 +123,44 @@ enum vx_rx vx_decap_parse(const void *data, uint32_t len, uint32_t local_ip, uin
 	uint32_t ihl, tot, udp_len, w0, w1;
 	uint16_t type, frag;
 
+	/* The common case first, branch-free: an IPv4 header without options,
+	 * a VXLAN datagram for us with an inner Ethernet header. Anything this
+	 * refuses takes the checks below, one by one, for the reason. */
+	if (likely(len >= VX_OUTER_LEN + VX_ETH_HLEN)) {
+		uint16_t type16, tot16, frag16, dport, ulen16, sport;
+		uint32_t dst, src, vw0, vw1, t, u;
+		bool ok;
+
+		memcpy(&type16, p + 12, 2);
+		memcpy(&tot16, p + 16, 2);
+		memcpy(&frag16, p + 20, 2);
+		memcpy(&src, p + 26, 4);
+		memcpy(&dst, p + 30, 4);
+		memcpy(&sport, p + 34, 2);
+		memcpy(&dport, p + 36, 2);
+		memcpy(&ulen16, p + 38, 2);
+		memcpy(&vw0, p + 42, 4);
+		memcpy(&vw1, p + 46, 4);
+		t = __builtin_bswap16(tot16);
+		u = __builtin_bswap16(ulen16);
+		ok = (type16 == htons(0x0800)) & (p[14] == 0x45) & (p[23] == 17) &
+		     (t >= VX_IP_HLEN + VX_UDP_HLEN + VX_HLEN + VX_ETH_HLEN) & (t <= len - VX_ETH_HLEN) &
+		     ((frag16 & htons(0x3fff)) == 0) & (dst == local_ip) & (dport == udp_port) &
+		     (u >= VX_UDP_HLEN + VX_HLEN + VX_ETH_HLEN) & (u <= t - VX_IP_HLEN) &
+		     (vw0 == htonl(VX_FLAG_I)) & ((vw1 & htonl(0xff)) == 0);
+		if (likely(ok && csum_hdr_words(p + VX_ETH_HLEN, VX_IP_HLEN) == 0xffff)) {
+			*info = (struct vx_decap_info){
+				.vni = ntohl(vw1) >> 8,
+				.src_ip = src,
+				.dst_ip = dst,
+				.src_port = sport,
+				.inner_ofs = VX_OUTER_LEN,
+				.inner_len = (uint16_t)(u - VX_UDP_HLEN - VX_HLEN),
+				.ttl = p[22],
+			};
+			return VX_RX_VXLAN;
+		}
+	}
 	memset(info, 0, sizeof(*info));
 	if (len < VX_ETH_HLEN)
 		return drop(info, VX_DROP_TRUNCATED);
