@@ -630,12 +630,19 @@ def test_encap_cache_follows_neighbour_and_remote_changes(switch, netns, links):
 
     # Teach x behind B: one datagram from B.
     learn = (Ether(src=mac_b1, dst=mine) / IP(src=VTEP_B, dst=VTEP_A, flags="DF") /
-             UDP(sport=50000, dport=4789) / VXLAN(vni=100) /
+             UDP(sport=50000, dport=4789) / VXLAN(flags=0x08, vni=100) /
              Ether(src=x, dst="02:00:00:00:01:01") / IP(src="10.100.0.14", dst="10.100.0.1") /
              UDP() / Raw(b"hello"))
-    ns_send(None, learn, iface=ul)
-    wait_for(lambda: any(m["mac"] == x and m.get("remote") == VTEP_B
-                         for m in vni_entry(vtep(switch), 100)["macs"]), 10, "x learned behind B")
+
+    def learned():
+        ns_send(None, learn, iface=ul)        # (again: the TAP may not be up yet)
+        time.sleep(0.2)
+        return any(m["mac"] == x and m.get("remote") == VTEP_B
+                   for m in vni_entry(vtep(switch), 100)["macs"])
+    try:
+        wait_for(learned, 10, "x learned behind B")
+    except AssertionError:
+        raise AssertionError(json.dumps(vtep(switch)))
 
     uni = Ether(src="02:00:00:00:01:01", dst=x) / IP(src="10.100.0.1", dst="10.100.0.14") / \
         UDP(sport=1000, dport=9) / Raw(b"unicast")
