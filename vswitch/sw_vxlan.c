@@ -536,9 +536,12 @@ static inline bool tcache_hit(const struct sw_vtep_tcache *tc, uint32_t remote, 
 static inline struct sw_vtep_tcache *tcache_get(struct sw_pmd *pmd, struct sw_vtep *t,
 						uint32_t vni, uint32_t remote, uint32_t gen)
 {
-	/* Two-way: the pair of entries at an even index (one 128-byte pair). */
-	struct sw_vtep_tcache *tc = &t->tcache[pmd->idx][hash32(remote ^ vni * 0x9e3779b1u) &
-							  (SW_VX_TCACHE - 2)];
+	/* Two-way: the pair of entries at an even index (one 128-byte pair).
+	 * Fibonacci hashing of the host-order address spreads the usual
+	 * numbering of VTEPs (consecutive addresses) without collisions. */
+	uint32_t h = (rte_be_to_cpu_32(remote) ^ vni * 0x85ebca6bu) * 0x9e3779b1u;
+	struct sw_vtep_tcache *tc =
+		&t->tcache[pmd->idx][(h >> (32 - SW_VX_TCACHE_SETS_LOG2)) * 2];
 	uint32_t vni_be = rte_cpu_to_be_32(vni << 8);
 	const struct vx_tables *tab;
 	const struct vx_neigh *ne;

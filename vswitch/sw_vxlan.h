@@ -57,7 +57,10 @@ struct sw_vtep_tcache {
 	uint16_t rslot;               /* remote counter slot */
 } __rte_cache_aligned;
 
-enum { SW_VX_TCACHE = 256 };        /* entries per PMD and VTEP, two-way */
+enum {
+	SW_VX_TCACHE_SETS_LOG2 = 8,
+	SW_VX_TCACHE = 2 << SW_VX_TCACHE_SETS_LOG2,   /* entries per PMD and VTEP, two-way */
+};
 
 /* One per vxlan port; immutable once the port is published (see above). */
 struct sw_vtep {
