@@ -290,11 +290,14 @@ src_check:
 
 /* What bridge_output() did with a frame, so that the frames after it in the
  * burst with the same addresses and tag can take the same path without the
- * checks: valid only for a unicast to a plain (device) port. */
+ * checks: valid only for a unicast to a plain (device) port or to a remote
+ * VTEP behind a vxlan port. */
 struct l2_out {
 	bool valid;
+	bool vx;                 /* to vxlan port vidx: sw_vx_tx(vni, tun) */
 	uint8_t vidx;
 	int32_t push;            /* the VLAN pushed on egress, or -1 */
+	uint32_t vni, tun;
 };
 
 /* Sends m (already untagged, in `vlan`) to port `out`, or floods when out is 0;
@@ -329,7 +332,13 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 			op->port->stats[pmd->idx].drops[SW_DROP_VLAN_EGRESS]++;
 			goto drop;
 		}
-		sw_vx_tx(pmd, v, vidx, m, sw_vx_seg_to_vni(vlan), tun);
+		dec->vni = sw_vx_seg_to_vni(vlan);
+		if (tun) {
+			dec->valid = dec->vx = true;
+			dec->vidx = vidx;
+			dec->tun = tun;
+		}
+		sw_vx_tx(pmd, v, vidx, m, dec->vni, tun);
 		return;
 	}
 	if (op->ul_vtep)
@@ -355,6 +364,7 @@ static void bridge_output(struct sw_pmd *pmd, const struct sw_view *v, const str
 		push = vlan;
 	}
 	dec->valid = true;
+	dec->vx = false;
 	dec->vidx = vidx;
 	dec->push = push;
 	sw_pmd_tx(pmd, v, vidx, m);
@@ -399,19 +409,22 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 	/* Runs of frames with the same addresses and tag (the common case of a
 	 * burst from one guest) are checked, looked up and learned once: the
 	 * frames after the first of a run reuse its VLAN, FDB positions and
-	 * output decision. Ports with per-binding VLAN counters or a VTEP take
-	 * every frame through the whole path. */
-	const bool runs = !in->vtep && !in->cfg.vv;
+	 * output decision. Ports with per-binding VLAN counters take every
+	 * frame through the whole path; frames decapsulated by a VTEP also
+	 * need the same VNI (tunnel_id) to share a run. */
+	const bool runs = !in->cfg.vv;
 	struct l2_out dec = { .valid = false };
+	struct rte_mbuf *vxq[SW_BURST];
 	bool learned = false;
-	unsigned m = 0, nd = 0;
+	unsigned m = 0, nd = 0, nvx = 0;
 
 	_Static_assert(2 * (int)SW_BURST <= (int)SW_FDB_BULK_MAX, "one bulk FDB lookup per burst");
 	/* Stage 1: VLAN and source checks; collect the FDB keys. */
 	for (uint16_t i = 0; i < n; i++) {
 		if (!pkts[i])
 			continue;
-		if (runs && m && l2_same(&keys[idx[m - 1]], &keys[i])) {
+		if (runs && m && l2_same(&keys[idx[m - 1]], &keys[i]) &&
+		    (!in->vtep || keys[idx[m - 1]].tunnel_id == keys[i].tunnel_id)) {
 			idx[m] = (uint8_t)i;
 			vlan[m] = vlan[m - 1];
 			dslot[m] = dslot[m - 1];
@@ -468,7 +481,8 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		}
 	}
 
-	/* Stage 3: learn, strip the tag, forward. */
+	/* Stage 3: learn, strip the tag, forward. A run's frames to a remote
+	 * VTEP are encapsulated together (sw_vx_tx_bulk) when the run ends. */
 	for (unsigned j = 0; j < m; j++) {
 		const struct sw_flow_key *key = &keys[idx[j]];
 		struct rte_mbuf *mb = pkts[idx[j]];
@@ -477,6 +491,16 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 		uint16_t out;
 		uint32_t tun = 0;
 
+		if (same[j] && learned && dec.valid && dec.vx) {
+			if (tagged)
+				vlan_pop(mb);
+			vxq[nvx++] = mb;
+			continue;
+		}
+		if (nvx) {
+			sw_vx_tx_bulk(pmd, v, dec.vidx, vxq, nvx, dec.vni, dec.tun);
+			nvx = 0;
+		}
 		if (same[j]) {
 			/* The run's first frame was learned (or refused: then so
 			 * is this one) and decided; a unicast repeats its path. */
@@ -513,4 +537,6 @@ void sw_bridge_normal_burst(struct sw_pmd *pmd, const struct sw_view *v, const s
 			tun = sw_fdb_pos_tun(sw_dp.fdb, dpos[dslot[j]]);
 		bridge_output(pmd, v, in, mb, vlan[j], pcp, out, tun, &dec);
 	}
+	if (nvx)
+		sw_vx_tx_bulk(pmd, v, dec.vidx, vxq, nvx, dec.vni, dec.tun);
 }

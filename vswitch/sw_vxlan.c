@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 
+#include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -66,11 +67,23 @@ struct vx_neigh {
 
 static struct {
 	bool ready;
+	/* The encap caches' generation (struct sw_vtep_tcache): bumped after
+	 * every table publish and every change of a neighbour's state word, by
+	 * the control thread or a PMD learning from ARP. Readers load it before
+	 * the tables and the neighbour they build an entry from, so an entry
+	 * built from state older than a change carries a generation older than
+	 * the change's bump. */
+	uint32_t gen;
 	struct vx_tables *tab;                   /* RCU */
 	struct vx_cnt *vni_cnt;                  /* [pmd][SW_VX_MAX_VNIS] */
 	struct vx_cnt *rem_cnt;                  /* [pmd][SW_VX_MAX_REMOTES + 1] */
 	struct vx_neigh *neigh;                  /* [SW_VX_NEIGH] */
 } vx;
+
+static inline void gen_bump(void)
+{
+	__atomic_fetch_add(&vx.gen, 1, __ATOMIC_RELEASE);
+}
 
 static inline uint32_t hash32(uint32_t x)
 {
@@ -196,6 +209,7 @@ static void tab_publish(struct vx_tables *t)
 
 	tab_rehash(t);
 	__atomic_store_n(&vx.tab, t, __ATOMIC_RELEASE);
+	gen_bump();
 	sw_dp_sync();
 	rte_free(old);
 }
@@ -348,11 +362,21 @@ int sw_vx_remote_del(uint32_t vni, uint32_t ip, char *err, size_t errlen)
 
 static inline uint64_t mac_to_u64(const uint8_t mac[6])
 {
+#if RTE_BYTE_ORDER == RTE_LITTLE_ENDIAN
+	/* Two loads, not a loop of six (it was a quarter of decap's own time). */
+	uint32_t lo;
+	uint16_t hi;
+
+	memcpy(&lo, mac, 4);
+	memcpy(&hi, mac + 4, 2);
+	return lo | (uint64_t)hi << 32;
+#else
 	uint64_t v = 0;
 
 	for (int i = 0; i < 6; i++)
 		v |= (uint64_t)mac[i] << (8 * i);
 	return v;
+#endif
 }
 
 static inline void u64_to_mac(uint64_t v, uint8_t mac[6])
@@ -408,6 +432,7 @@ int sw_vx_neigh_add(uint32_t ip, const uint8_t mac[6], char *err, size_t errlen)
 	}
 	__atomic_store_n(&e->st, mac_to_u64(mac) | 1ull << VX_N_VALID | 1ull << VX_N_STATIC,
 			 __ATOMIC_RELEASE);
+	gen_bump();
 	return 0;
 }
 
@@ -419,6 +444,7 @@ int sw_vx_neigh_del(uint32_t ip)
 		return -ENOENT;
 	/* The slot keeps its IP (a tombstone another learn of it reuses). */
 	__atomic_store_n(&e->st, 0, __ATOMIC_RELEASE);
+	gen_bump();
 	return 0;
 }
 
@@ -494,99 +520,185 @@ static void arp_request(struct sw_pmd *pmd, const struct sw_view *v, struct sw_v
 	sw_pmd_tx(pmd, v, ul_vidx, m);
 }
 
-/* Encapsulates one reference of m to `remote` and queues it on the underlay. */
-static void encap_one(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_vport *vxp,
-		      struct rte_mbuf *m, uint32_t vni, uint32_t remote, int vslot, int rslot)
+/* The encap cache entry of (remote, vni) for this PMD, filled under
+ * generation `gen` when it is stale; NULL when the neighbour of `remote` is
+ * not resolved (never cached: the slow path parks the packet and asks). */
+static inline bool tcache_hit(const struct sw_vtep_tcache *tc, uint32_t remote, uint32_t vni_be,
+			      uint32_t gen)
+{
+	uint32_t kr, kv;
+
+	memcpy(&kr, tc->t.hdr + VX_OFS_IP_DST, 4);
+	memcpy(&kv, tc->t.hdr + VX_OFS_VNI, 4);
+	return tc->t.spare == gen + 1 && kr == remote && kv == vni_be;
+}
+
+static inline struct sw_vtep_tcache *tcache_get(struct sw_pmd *pmd, struct sw_vtep *t,
+						uint32_t vni, uint32_t remote, uint32_t gen)
+{
+	/* Two-way: the pair of entries at an even index (one 128-byte pair).
+	 * Fibonacci hashing of the host-order address spreads the usual
+	 * numbering of VTEPs (consecutive addresses) without collisions. */
+	uint32_t h = (rte_be_to_cpu_32(remote) ^ vni * 0x85ebca6bu) * 0x9e3779b1u;
+	struct sw_vtep_tcache *tc =
+		&t->tcache[pmd->idx][(h >> (32 - SW_VX_TCACHE_SETS_LOG2)) * 2];
+	uint32_t vni_be = rte_cpu_to_be_32(vni << 8);
+	const struct vx_tables *tab;
+	const struct vx_neigh *ne;
+	uint64_t st;
+	uint8_t dmac[6];
+	int vs, rs;
+
+	_Static_assert(sizeof(struct sw_vtep_tcache) == RTE_CACHE_LINE_SIZE, "one line per entry");
+	if (likely(tcache_hit(tc, remote, vni_be, gen)))
+		return tc;
+	if (likely(tcache_hit(tc + 1, remote, vni_be, gen)))
+		return tc + 1;
+	/* Replace a stale entry of the pair, else the second one. */
+	if (tc->t.spare == gen + 1)
+		tc++;
+	/* gen was loaded before these (sw_vx_tx): a change after this point
+	 * bumps it past the entry's tag. */
+	ne = neigh_find(remote, false);
+	st = ne ? __atomic_load_n(&ne->st, __ATOMIC_ACQUIRE) : 0;
+	if (!(st >> VX_N_VALID & 1))
+		return NULL;
+	tab = __atomic_load_n(&vx.tab, __ATOMIC_ACQUIRE);
+	vs = tab ? tab_vni_slot(tab, vni) : -1;
+	rs = tab ? tab_remote_slot(tab, remote) : -1;
+	u64_to_mac(st, dmac);
+	vx_encap_init(&tc->t, dmac, t->mac, t->local_ip, remote, t->udp_port, t->ttl, vni);
+	tc->vslot = vs < 0 ? UINT16_MAX : (uint16_t)vs;
+	tc->rslot = rs < 0 ? VX_REMOTE_OTHER : (uint16_t)rs;
+	tc->t.spare = gen + 1;
+	return tc;
+}
+
+/* Counts n packets of `bytes` inner bytes sent on the vxlan port, its VNI
+ * and remote. */
+static inline void encap_count(struct sw_pmd *pmd, const struct sw_vport *vxp, unsigned vslot,
+			       unsigned rslot, uint32_t n, uint64_t bytes)
+{
+	struct sw_port_stats *ps = &vxp->port->stats[pmd->idx];
+	struct vx_cnt *rc = rem_cnt(pmd->idx, rslot);
+
+	if (vslot != UINT16_MAX) {
+		struct vx_cnt *vc = vni_cnt(pmd->idx, vslot);
+
+		vc->tx_packets += n;
+		vc->tx_bytes += bytes;
+	}
+	rc->tx_packets += n;
+	rc->tx_bytes += bytes;
+	ps->tx_packets += n;
+	ps->tx_bytes += bytes;
+}
+
+/* The inner frame must be ours to prepend to: a flood or a multi-output
+ * flow shares it (reference counts), so the other copies get a copy.
+ * Returns the frame to encapsulate, NULL (counted) when out of mbufs. */
+static inline struct rte_mbuf *encap_own(struct sw_vtep_stats *ts, struct rte_mbuf *m)
+{
+	struct rte_mbuf *c;
+
+	if (likely(rte_mbuf_refcnt_read(m) == 1 && RTE_MBUF_DIRECT(m) &&
+		   rte_pktmbuf_headroom(m) >= VX_OUTER_LEN))
+		return m;
+	c = rte_pktmbuf_copy(m, sw_dp.pool, 0, UINT32_MAX);
+	rte_pktmbuf_free(m);
+	if (!c)
+		ts->drops[VX_DROP_NOMEM]++;
+	return c;
+}
+
+/* encap_one() for a remote whose next hop is not resolved: counted as sent
+ * on the VNI and the remote (as a resolved one), then parked (one packet
+ * per neighbour: the queue is bounded) while an ARP request goes out, at
+ * most one a second. */
+static void __rte_noinline encap_unresolved(struct sw_pmd *pmd, const struct sw_view *v,
+					    const struct sw_vport *vxp, struct rte_mbuf *m,
+					    uint32_t vni, uint32_t remote)
+{
+	static const uint8_t zero[6];
+	struct sw_vtep *t = vxp->vtep;
+	struct sw_vtep_stats *ts = &t->stats[pmd->idx];
+	const struct vx_tables *tab = __atomic_load_n(&vx.tab, __ATOMIC_ACQUIRE);
+	uint32_t inner_len = m->pkt_len, now_s = sw_now_s(), req;
+	int vs = tab ? tab_vni_slot(tab, vni) : -1, rs = tab ? tab_remote_slot(tab, remote) : -1;
+	struct vx_encap_tmpl tmpl;
+	struct rte_mbuf *old;
+	struct vx_neigh *ne;
+	uint64_t st;
+
+	vx_encap_init(&tmpl, zero, t->mac, t->local_ip, remote, t->udp_port, t->ttl, vni);
+	vx_encap_write(rte_pktmbuf_prepend(m, VX_OUTER_LEN), &tmpl, inner_len,
+		       vx_flow_src_port(rte_pktmbuf_mtod_offset(m, void *, VX_OUTER_LEN),
+					m->data_len - VX_OUTER_LEN));
+	encap_count(pmd, vxp, vs < 0 ? UINT16_MAX : (unsigned)vs,
+		    rs < 0 ? VX_REMOTE_OTHER : (unsigned)rs, 1, inner_len);
+	ne = neigh_find(remote, true);
+	if (!ne) {
+		ts->drops[VX_DROP_NO_NEIGHBOR]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	old = __atomic_exchange_n(&ne->held, m, __ATOMIC_ACQ_REL);
+	ts->neigh_held++;
+	if (old) {
+		ts->drops[VX_DROP_NO_NEIGHBOR]++;
+		rte_pktmbuf_free(old);
+	}
+	req = __atomic_load_n(&ne->req_s, __ATOMIC_RELAXED);
+	if (req != now_s && __atomic_compare_exchange_n(&ne->req_s, &req, now_s, false,
+							__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		arp_request(pmd, v, t, vxp->vx_vidx, remote);
+	/* Resolved meanwhile? Then send it now rather than wait. */
+	st = __atomic_load_n(&ne->st, __ATOMIC_ACQUIRE);
+	if (st >> VX_N_VALID & 1) {
+		m = __atomic_exchange_n(&ne->held, NULL, __ATOMIC_ACQ_REL);
+		if (m) {
+			u64_to_mac(st, rte_pktmbuf_mtod(m, uint8_t *));
+			ts->encap_packets++;
+			ts->encap_bytes += m->pkt_len;
+			sw_pmd_tx(pmd, v, vxp->vx_vidx, m);
+		}
+	}
+}
+
+/* Encapsulates one reference of m to `remote` and queues it on the underlay.
+ * gen: the VXLAN generation, loaded before anything else of this packet. */
+static inline void encap_one(struct sw_pmd *pmd, const struct sw_view *v,
+			     const struct sw_vport *vxp, struct rte_mbuf *m, uint32_t vni,
+			     uint32_t remote, uint32_t gen)
 {
 	struct sw_vtep *t = vxp->vtep;
 	struct sw_vtep_stats *ts = &t->stats[pmd->idx];
 	uint32_t inner_len = m->pkt_len;
 	struct sw_vtep_tcache *tc;
-	struct vx_neigh *ne;
-	uint64_t st;
-	uint8_t dmac[6] = { 0 };
 	uint16_t sport;
-	void *hdr;
 
-	if (vxp->vx_vidx == SW_VIDX_NONE || !v->ports[vxp->vx_vidx].cfg.admin_up) {
+	if (unlikely(vxp->vx_vidx == SW_VIDX_NONE || !v->ports[vxp->vx_vidx].cfg.admin_up)) {
 		ts->drops[VX_DROP_UNDERLAY]++;
 		goto drop;
 	}
-	if (inner_len + VX_IP_OVERHEAD > __atomic_load_n(&t->underlay_mtu, __ATOMIC_RELAXED)) {
+	if (unlikely(inner_len + VX_IP_OVERHEAD > __atomic_load_n(&t->underlay_mtu,
+								    __ATOMIC_RELAXED))) {
 		ts->drops[VX_DROP_MTU]++;
 		goto drop;
 	}
-	/* The inner frame must be ours to prepend to: a flood or a multi-output
-	 * flow shares it (reference counts), so the other copies get a copy. */
-	if (rte_mbuf_refcnt_read(m) != 1 || !RTE_MBUF_DIRECT(m) ||
-	    rte_pktmbuf_headroom(m) < VX_OUTER_LEN) {
-		struct rte_mbuf *c = rte_pktmbuf_copy(m, sw_dp.pool, 0, UINT32_MAX);
-
-		rte_pktmbuf_free(m);
-		if (!c) {
-			ts->drops[VX_DROP_NOMEM]++;
-			return;
-		}
-		m = c;
-	}
-	sport = vx_flow_src_port(rte_pktmbuf_mtod(m, void *), m->data_len);
-	ne = neigh_find(remote, false);
-	st = ne ? __atomic_load_n(&ne->st, __ATOMIC_ACQUIRE) : 0;
-	if (st >> VX_N_VALID & 1)
-		u64_to_mac(st, dmac);
-	hdr = rte_pktmbuf_prepend(m, VX_OUTER_LEN);
-	/* The outer headers differ per packet only in lengths, checksum, source
-	 * port and VNI: rebuild the template only when the remote or its
-	 * neighbour entry changed. */
-	tc = &t->tcache[pmd->idx][hash32(remote) & (SW_VX_TCACHE - 1)];
-	if (tc->remote != remote || tc->neigh != st) {
-		vx_encap_init(&tc->t, dmac, t->mac, t->local_ip, remote, t->udp_port, t->ttl);
-		tc->remote = remote;
-		tc->neigh = st;
-	}
-	vx_encap_write(hdr, &tc->t, vni, inner_len, sport);
-	if (vslot >= 0) {
-		vni_cnt(pmd->idx, (unsigned)vslot)->tx_packets++;
-		vni_cnt(pmd->idx, (unsigned)vslot)->tx_bytes += inner_len;
-	}
-	rem_cnt(pmd->idx, (unsigned)rslot)->tx_packets++;
-	rem_cnt(pmd->idx, (unsigned)rslot)->tx_bytes += inner_len;
-	vxp->port->stats[pmd->idx].tx_packets++;
-	vxp->port->stats[pmd->idx].tx_bytes += inner_len;
-	if (!(st >> VX_N_VALID & 1)) {
-		/* Unresolved: park this packet (one per neighbour: the queue is
-		 * bounded) and ask, at most once a second. */
-		struct rte_mbuf *old;
-		uint32_t now_s = sw_now_s(), req;
-
-		ne = neigh_find(remote, true);
-		if (!ne) {
-			ts->drops[VX_DROP_NO_NEIGHBOR]++;
-			goto drop;
-		}
-		old = __atomic_exchange_n(&ne->held, m, __ATOMIC_ACQ_REL);
-		ts->neigh_held++;
-		if (old) {
-			ts->drops[VX_DROP_NO_NEIGHBOR]++;
-			rte_pktmbuf_free(old);
-		}
-		req = __atomic_load_n(&ne->req_s, __ATOMIC_RELAXED);
-		if (req != now_s && __atomic_compare_exchange_n(&ne->req_s, &req, now_s, false,
-								__ATOMIC_RELAXED, __ATOMIC_RELAXED))
-			arp_request(pmd, v, t, vxp->vx_vidx, remote);
-		/* Resolved meanwhile? Then send it now rather than wait. */
-		st = __atomic_load_n(&ne->st, __ATOMIC_ACQUIRE);
-		if (st >> VX_N_VALID & 1) {
-			m = __atomic_exchange_n(&ne->held, NULL, __ATOMIC_ACQ_REL);
-			if (m) {
-				u64_to_mac(st, rte_pktmbuf_mtod(m, uint8_t *));
-				ts->encap_packets++;
-				ts->encap_bytes += m->pkt_len;
-				sw_pmd_tx(pmd, v, vxp->vx_vidx, m);
-			}
-		}
+	m = encap_own(ts, m);
+	if (unlikely(!m))
+		return;
+	tc = tcache_get(pmd, t, vni, remote, gen);
+	if (unlikely(!tc)) {
+		encap_unresolved(pmd, v, vxp, m, vni, remote);
 		return;
 	}
+	/* The outer headers differ per packet only in the lengths, the
+	 * checksum and the source port: the entry's copy, patched. */
+	sport = vx_flow_src_port(rte_pktmbuf_mtod(m, void *), m->data_len);
+	vx_encap_write(rte_pktmbuf_prepend(m, VX_OUTER_LEN), &tc->t, inner_len, sport);
+	encap_count(pmd, vxp, tc->vslot, tc->rslot, 1, inner_len);
 	ts->encap_packets++;
 	ts->encap_bytes += m->pkt_len;
 	sw_pmd_tx(pmd, v, vxp->vx_vidx, m);
@@ -600,32 +712,31 @@ void sw_vx_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct 
 {
 	const struct sw_vport *vxp = &v->ports[vidx];
 	struct sw_vtep *t = vxp->vtep;
-	const struct vx_tables *tab = __atomic_load_n(&vx.tab, __ATOMIC_ACQUIRE);
-	const struct vx_vni *e = NULL;
+	uint32_t gen = __atomic_load_n(&vx.gen, __ATOMIC_ACQUIRE);
+	const struct vx_tables *tab;
+	const struct vx_vni *e;
 	uint32_t vni;
-	int vs = -1, rs;
+	int vs;
 
 	if (t->vni_fixed)
 		vni = t->vni;
-	else if (vni64 <= VX_VNI_MAX)
+	else if (likely(vni64 <= VX_VNI_MAX))
 		vni = (uint32_t)vni64;
 	else {
 		t->stats[pmd->idx].drops[VX_DROP_UNKNOWN_VNI]++;
 		rte_pktmbuf_free(m);
 		return;
 	}
-	if (tab) {
-		vs = tab_vni_slot(tab, vni);
-		if (vs >= 0)
-			e = &tab->vnis[vs];
-	}
 	if (!remote)
 		remote = t->remote_ip;
 	if (remote) {
-		rs = tab ? tab_remote_slot(tab, remote) : -1;
-		encap_one(pmd, v, vxp, m, vni, remote, vs, rs < 0 ? VX_REMOTE_OTHER : rs);
+		/* Unicast: the entry of (remote, VNI) has all it needs. */
+		encap_one(pmd, v, vxp, m, vni, remote, gen);
 		return;
 	}
+	tab = __atomic_load_n(&vx.tab, __ATOMIC_ACQUIRE);
+	vs = tab ? tab_vni_slot(tab, vni) : -1;
+	e = vs >= 0 ? &tab->vnis[vs] : NULL;
 	if (!e || !e->n_remotes) {
 		t->stats[pmd->idx].drops[VX_DROP_NO_REMOTE]++;
 		rte_pktmbuf_free(m);
@@ -637,7 +748,58 @@ void sw_vx_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct 
 		t->stats[pmd->idx].flood_copies += e->n_remotes;
 	}
 	for (unsigned i = 0; i < e->n_remotes; i++)
-		encap_one(pmd, v, vxp, m, vni, e->remotes[i], vs, e->rslot[i]);
+		encap_one(pmd, v, vxp, m, vni, e->remotes[i], gen);
+}
+
+void sw_vx_tx_bulk(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx,
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t vni64, uint32_t remote)
+{
+	const struct sw_vport *vxp = &v->ports[vidx];
+	struct sw_vtep *t = vxp->vtep;
+	struct sw_vtep_stats *ts = &t->stats[pmd->idx];
+	uint32_t gen = __atomic_load_n(&vx.gen, __ATOMIC_ACQUIRE), vni, mtu, sent = 0;
+	const struct sw_vtep_tcache *tc = NULL;
+	uint64_t ibytes = 0, obytes = 0;
+	uint16_t vslot, rslot;
+
+	if (!remote)
+		remote = t->remote_ip;
+	vni = t->vni_fixed ? t->vni : vni64 <= VX_VNI_MAX ? (uint32_t)vni64 : UINT32_MAX;
+	if (likely(remote && vni != UINT32_MAX && vxp->vx_vidx != SW_VIDX_NONE &&
+		   v->ports[vxp->vx_vidx].cfg.admin_up))
+		tc = tcache_get(pmd, t, vni, remote, gen);
+	if (unlikely(!tc)) {
+		/* Anything but a resolved unicast: one at a time. */
+		for (uint16_t i = 0; i < n; i++)
+			sw_vx_tx(pmd, v, vidx, pkts[i], vni64, remote);
+		return;
+	}
+	vslot = tc->vslot;
+	rslot = tc->rslot;
+	mtu = __atomic_load_n(&t->underlay_mtu, __ATOMIC_RELAXED);
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		uint32_t inner_len = m->pkt_len;
+
+		if (unlikely(inner_len + VX_IP_OVERHEAD > mtu)) {
+			ts->drops[VX_DROP_MTU]++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		m = encap_own(ts, m);
+		if (unlikely(!m))
+			continue;
+		vx_encap_write(rte_pktmbuf_prepend(m, VX_OUTER_LEN), &tc->t, inner_len,
+			       vx_flow_src_port(rte_pktmbuf_mtod_offset(m, void *, VX_OUTER_LEN),
+						m->data_len - VX_OUTER_LEN));
+		sent++;
+		ibytes += inner_len;
+		obytes += m->pkt_len;
+		sw_pmd_tx(pmd, v, vxp->vx_vidx, m);
+	}
+	encap_count(pmd, vxp, vslot, rslot, sent, ibytes);
+	ts->encap_packets += sent;
+	ts->encap_bytes += obytes;
 }
 
 /* ------------------------------------------------------------ PMD: decap */
@@ -664,8 +826,10 @@ static void arp_in(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_
 		struct rte_mbuf *held;
 
 		if (!(st >> VX_N_STATIC & 1)) {
-			if (st != want)
+			if (st != want) {
 				__atomic_store_n(&ne->st, want, __ATOMIC_RELEASE);
+				gen_bump();
+			}
 			__atomic_store_n(&ne->updated_s, now_s, __ATOMIC_RELAXED);
 			held = __atomic_exchange_n(&ne->held, NULL, __ATOMIC_ACQ_REL);
 			if (held) {
@@ -696,6 +860,27 @@ drop:
 	rte_pktmbuf_free(m);
 }
 
+/* A decap burst's counters for a run of frames of one VNI from one remote,
+ * added to the shared per-PMD lines when the run ends. */
+struct rx_run {
+	int vs, rs;
+	uint64_t packets, bytes;
+};
+
+static inline void rx_run_flush(unsigned pmd, const struct rx_run *r)
+{
+	struct vx_cnt *vc, *rc;
+
+	if (!r->packets)
+		return;
+	vc = vni_cnt(pmd, (unsigned)r->vs);
+	rc = rem_cnt(pmd, (unsigned)r->rs);
+	vc->rx_packets += r->packets;
+	vc->rx_bytes += r->bytes;
+	rc->rx_packets += r->packets;
+	rc->rx_bytes += r->bytes;
+}
+
 void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw_cls *cls,
 		    const struct sw_vport *ul, struct rte_mbuf **pkts, uint16_t n, uint32_t now_s)
 {
@@ -708,13 +893,21 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
 	struct rte_mbuf *in[SW_BURST];
 	struct sw_flow_key keys[SW_BURST];
 	uint16_t nd = 0;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, dbytes = 0;
+	/* Frames of a burst mostly share their VNI, remote and inner source:
+	 * the last lookups' results are reused while they match, and a
+	 * (source MAC, VNI, remote) is learned once per burst. */
+	uint32_t last_vni = UINT32_MAX, last_ip = 0, learned_ip = 0;
+	uint64_t learned_mac = UINT64_MAX;
+	int last_vs = -1, learned_vs = -1;
+	struct rx_run run = { .vs = -1, .rs = -1 };
 
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct vx_decap_info info;
 		enum vx_rx r;
-		int vs, rs;
+		uint64_t mac;
+		int vs;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -723,22 +916,26 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
 			sw_capture_packet(pmd, ul, m, false);
 		r = vx_decap_parse(rte_pktmbuf_mtod(m, void *), m->data_len, t->local_ip, t->udp_port,
 				   &info);
-		if (r == VX_RX_ARP) {
+		if (unlikely(r == VX_RX_ARP)) {
 			arp_in(pmd, v, ul, t, m, now_s);
 			continue;
 		}
-		if (r == VX_RX_DROP) {
+		if (unlikely(r == VX_RX_DROP)) {
 			ts->drops[info.drop]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		vs = tab ? tab_vni_slot(tab, info.vni) : -1;
-		if (vs < 0 || (t->vni_fixed && info.vni != t->vni)) {
+		if (info.vni != last_vni) {
+			last_vs = tab ? tab_vni_slot(tab, info.vni) : -1;
+			last_vni = info.vni;
+		}
+		vs = last_vs;
+		if (unlikely(vs < 0 || (t->vni_fixed && info.vni != t->vni))) {
 			ts->drops[VX_DROP_UNKNOWN_VNI]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
-		if (!vxp->cfg.admin_up) {
+		if (unlikely(!vxp->cfg.admin_up)) {
 			vst->drops[SW_DROP_ADMIN_DOWN]++;
 			rte_pktmbuf_free(m);
 			continue;
@@ -746,30 +943,46 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
 		rte_pktmbuf_adj(m, info.inner_ofs);
 		if (m->pkt_len > info.inner_len)
 			rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.inner_len));
-		if (sw_packet_parse(rte_pktmbuf_mtod(m, void *), m->data_len, t->ofport,
-				    &keys[nd])) {
+		if (unlikely(sw_packet_parse(rte_pktmbuf_mtod(m, void *), m->data_len, t->ofport,
+					     &keys[nd]))) {
 			ts->drops[VX_DROP_INNER]++;
 			rte_pktmbuf_free(m);
 			continue;
 		}
 		keys[nd].tunnel_id = info.vni;
 		/* Flood-and-learn: the inner source lives behind the outer source. */
-		if (!sw_eth_addr_is_multicast(keys[nd].dl_src) && !sw_eth_addr_is_zero(keys[nd].dl_src))
+		mac = mac_to_u64(keys[nd].dl_src);
+		if ((mac != learned_mac || vs != learned_vs || info.src_ip != learned_ip) &&
+		    !sw_eth_addr_is_multicast(keys[nd].dl_src) && !sw_eth_addr_is_zero(keys[nd].dl_src)) {
 			sw_fdb_learn_tun(sw_dp.fdb, pmd->fdbc, keys[nd].dl_src,
 					 (uint16_t)(SW_VX_SEG_BASE + vs), t->ofport,
 					 vxp->cfg.mac_limit, now_s, info.src_ip);
-		rs = tab_remote_slot(tab, info.src_ip);
-		rs = rs < 0 ? VX_REMOTE_OTHER : rs;
-		vni_cnt(pmd->idx, (unsigned)vs)->rx_packets++;
-		vni_cnt(pmd->idx, (unsigned)vs)->rx_bytes += m->pkt_len;
-		rem_cnt(pmd->idx, (unsigned)rs)->rx_packets++;
-		rem_cnt(pmd->idx, (unsigned)rs)->rx_bytes += m->pkt_len;
-		ts->decap_packets++;
-		ts->decap_bytes += m->pkt_len;
-		vst->rx_packets++;
-		vst->rx_bytes += m->pkt_len;
+			learned_mac = mac;
+			learned_vs = vs;
+			learned_ip = info.src_ip;
+		}
+		if (vs != run.vs || info.src_ip != last_ip) {
+			int rs;
+
+			rx_run_flush(pmd->idx, &run);
+			if (info.src_ip != last_ip || run.rs < 0) {
+				rs = tab_remote_slot(tab, info.src_ip);
+				run.rs = rs < 0 ? VX_REMOTE_OTHER : rs;
+				last_ip = info.src_ip;
+			}
+			run.vs = vs;
+			run.packets = run.bytes = 0;
+		}
+		run.packets++;
+		run.bytes += m->pkt_len;
+		dbytes += m->pkt_len;
 		in[nd++] = m;
 	}
+	rx_run_flush(pmd->idx, &run);
+	ts->decap_packets += nd;
+	ts->decap_bytes += dbytes;
+	vst->rx_packets += nd;
+	vst->rx_bytes += dbytes;
 	st->rx_packets += n;
 	st->rx_bytes += bytes;
 	if (!nd)

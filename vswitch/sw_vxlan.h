@@ -43,14 +43,24 @@ struct sw_vtep_stats {
 	uint64_t drops[VX_DROP_N];
 } __rte_cache_aligned;
 
-/* A PMD's outer-header templates, by remote VTEP and neighbour state. */
+/* A PMD's encap cache: per (remote VTEP, VNI) the complete outer header of
+ * the resolved next hop, and the counter slots of the VNI and the remote, in
+ * one cache line, so that a unicast encap does no table or neighbour lookup.
+ * The key is in the header itself (destination IP, VNI); an entry is valid
+ * under the VXLAN generation it was built in (t.spare = generation + 1),
+ * which changes whenever the VNI/remote tables are republished or an
+ * underlay neighbour's MAC or state changes (see sw_vxlan.c). Only resolved
+ * neighbours are cached. */
 struct sw_vtep_tcache {
-	uint32_t remote;
-	uint64_t neigh;               /* the neighbour word the template was built from */
 	struct vx_encap_tmpl t;
-};
+	uint16_t vslot;               /* VNI counter slot, UINT16_MAX: VNI not known */
+	uint16_t rslot;               /* remote counter slot */
+} __rte_cache_aligned;
 
-enum { SW_VX_TCACHE = 64 };
+enum {
+	SW_VX_TCACHE_SETS_LOG2 = 8,
+	SW_VX_TCACHE = 2 << SW_VX_TCACHE_SETS_LOG2,   /* entries per PMD and VTEP, two-way */
+};
 
 /* One per vxlan port; immutable once the port is published (see above). */
 struct sw_vtep {
@@ -105,6 +115,11 @@ void sw_vx_rx_burst(struct sw_pmd *pmd, const struct sw_view *v, const struct sw
  * replication). Consumes one reference of m. */
 void sw_vx_tx(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx, struct rte_mbuf *m,
 	      uint64_t vni, uint32_t remote);
+
+/* As sw_vx_tx() for each of the n packets in turn, with a unicast `remote`
+ * (or the port's remote_ip): the lookups and counters are done once. */
+void sw_vx_tx_bulk(struct sw_pmd *pmd, const struct sw_view *v, uint8_t vidx,
+		   struct rte_mbuf **pkts, uint16_t n, uint64_t vni, uint32_t remote);
 
 /* The segment of a VNI as PMDs see it; 0 when the VNI is unknown. */
 uint16_t sw_vx_seg(uint64_t vni);

@@ -3,11 +3,13 @@
  * code never assumes alignment (memcpy for every multi-byte field).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
 
+#include <rte_branch_prediction.h>
 #include <rte_hash_crc.h>
 
 #include "vxlan.h"
@@ -78,6 +80,31 @@ static uint16_t csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+/* The folded one's complement sum of an IPv4 header (hlen a multiple of 4,
+ * as IHL makes it) in 32-bit words: byte order does not matter for a check
+ * that the sum is 0xffff. */
+static inline uint32_t csum_hdr_words(const uint8_t *p, uint32_t hlen)
+{
+	uint64_t s = 0;
+	uint32_t w[5];
+
+	if (hlen == VX_IP_HLEN) {
+		/* No options (every VTEP we know of): five loads, no loop. */
+		memcpy(w, p, sizeof(w));
+		s = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+	} else {
+		for (uint32_t i = 0; i < hlen; i += 4) {
+			memcpy(w, p + i, 4);
+			s += w[0];
+		}
+	}
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffffffffu) + (s >> 32);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (uint32_t)((s & 0xffff) + (s >> 16));
+}
+
 uint16_t vx_ip_csum(const void *hdr, uint32_t hlen)
 {
 	return htons(csum_fold(csum_add(0, hdr, hlen)));
@@ -96,6 +123,44 @@ enum vx_rx vx_decap_parse(const void *data, uint32_t len, uint32_t local_ip, uin
 	uint32_t ihl, tot, udp_len, w0, w1;
 	uint16_t type, frag;
 
+	/* The common case first, branch-free: an IPv4 header without options,
+	 * a VXLAN datagram for us with an inner Ethernet header. Anything this
+	 * refuses takes the checks below, one by one, for the reason. */
+	if (likely(len >= VX_OUTER_LEN + VX_ETH_HLEN)) {
+		uint16_t type16, tot16, frag16, dport, ulen16, sport;
+		uint32_t dst, src, vw0, vw1, t, u;
+		bool ok;
+
+		memcpy(&type16, p + 12, 2);
+		memcpy(&tot16, p + 16, 2);
+		memcpy(&frag16, p + 20, 2);
+		memcpy(&src, p + 26, 4);
+		memcpy(&dst, p + 30, 4);
+		memcpy(&sport, p + 34, 2);
+		memcpy(&dport, p + 36, 2);
+		memcpy(&ulen16, p + 38, 2);
+		memcpy(&vw0, p + 42, 4);
+		memcpy(&vw1, p + 46, 4);
+		t = __builtin_bswap16(tot16);
+		u = __builtin_bswap16(ulen16);
+		ok = (type16 == htons(0x0800)) & (p[14] == 0x45) & (p[23] == 17) &
+		     (t >= VX_IP_HLEN + VX_UDP_HLEN + VX_HLEN + VX_ETH_HLEN) & (t <= len - VX_ETH_HLEN) &
+		     ((frag16 & htons(0x3fff)) == 0) & (dst == local_ip) & (dport == udp_port) &
+		     (u >= VX_UDP_HLEN + VX_HLEN + VX_ETH_HLEN) & (u <= t - VX_IP_HLEN) &
+		     (vw0 == htonl(VX_FLAG_I)) & ((vw1 & htonl(0xff)) == 0);
+		if (likely(ok && csum_hdr_words(p + VX_ETH_HLEN, VX_IP_HLEN) == 0xffff)) {
+			*info = (struct vx_decap_info){
+				.vni = ntohl(vw1) >> 8,
+				.src_ip = src,
+				.dst_ip = dst,
+				.src_port = sport,
+				.inner_ofs = VX_OUTER_LEN,
+				.inner_len = (uint16_t)(u - VX_UDP_HLEN - VX_HLEN),
+				.ttl = p[22],
+			};
+			return VX_RX_VXLAN;
+		}
+	}
 	memset(info, 0, sizeof(*info));
 	if (len < VX_ETH_HLEN)
 		return drop(info, VX_DROP_TRUNCATED);
@@ -115,7 +180,7 @@ enum vx_rx vx_decap_parse(const void *data, uint32_t len, uint32_t local_ip, uin
 	tot = rd16(ip + 2);
 	if (tot < ihl || tot > len - VX_ETH_HLEN)
 		return drop(info, VX_DROP_IP_HEADER);
-	if (csum_fold(csum_add(0, ip, ihl)) != 0)
+	if (csum_hdr_words(ip, ihl) != 0xffff)
 		return drop(info, VX_DROP_IP_HEADER);
 	memcpy(&info->src_ip, ip + 12, 4);
 	memcpy(&info->dst_ip, ip + 16, 4);
@@ -154,11 +219,12 @@ enum vx_rx vx_decap_parse(const void *data, uint32_t len, uint32_t local_ip, uin
 }
 
 void vx_encap_init(struct vx_encap_tmpl *t, const uint8_t dst_mac[6], const uint8_t src_mac[6],
-		   uint32_t src_ip, uint32_t dst_ip, uint16_t udp_port, uint8_t ttl)
+		   uint32_t src_ip, uint32_t dst_ip, uint16_t udp_port, uint8_t ttl, uint32_t vni)
 {
 	uint8_t *h = t->hdr, *ip = h + VX_ETH_HLEN, *udp = ip + VX_IP_HLEN, *vx = udp + VX_UDP_HLEN;
+	uint32_t sum;
 
-	memset(h, 0, sizeof(t->hdr));
+	memset(t, 0, sizeof(*t));
 	memcpy(h, dst_mac, 6);
 	memcpy(h + 6, src_mac, 6);
 	wr16(h + 12, 0x0800);
@@ -170,22 +236,12 @@ void vx_encap_init(struct vx_encap_tmpl *t, const uint8_t dst_mac[6], const uint
 	memcpy(ip + 16, &dst_ip, 4);
 	memcpy(udp + 2, &udp_port, 2);
 	wr32(vx, VX_FLAG_I);
+	wr32(vx + 4, (vni & VX_VNI_MAX) << 8);
 	/* tot_len and checksum are zero here: the sum covers the rest. */
-	t->csum_base = csum_add(0, ip, VX_IP_HLEN);
-}
-
-void vx_encap_write(void *dst, const struct vx_encap_tmpl *t, uint32_t vni, uint32_t inner_len,
-		    uint16_t src_port)
-{
-	uint8_t *h = dst, *ip = h + VX_ETH_HLEN, *udp = ip + VX_IP_HLEN, *vx = udp + VX_UDP_HLEN;
-	uint16_t tot = (uint16_t)(inner_len + VX_IP_OVERHEAD);
-
-	memcpy(h, t->hdr, VX_OUTER_LEN);
-	wr16(ip + 2, tot);
-	wr16(ip + 10, csum_fold(t->csum_base + tot));
-	wr16(udp, src_port);
-	wr16(udp + 4, (uint16_t)(tot - VX_IP_HLEN));
-	wr32(vx + 4, vni << 8);
+	sum = csum_add(0, ip, VX_IP_HLEN);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	t->csum_base = (uint16_t)sum;
 }
 
 /* CRC32-C (one instruction per word with SSE4.2) over the flow fields, then

@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!re)
 			break;
 		memcpy(re + VX_OUTER_LEN, copy + info.inner_ofs, info.inner_len);
-		vx_encap_init(&t, mac, mac, info.src_ip, local, htons(VX_UDP_PORT), 64);
-		vx_encap_write(re, &t, info.vni, info.inner_len, 50000);
+		vx_encap_init(&t, mac, mac, info.src_ip, local, htons(VX_UDP_PORT), 64, info.vni);
+		vx_encap_write(re, &t, info.inner_len, 50000);
 		if (vx_decap_parse(re, VX_OUTER_LEN + info.inner_len, local, htons(VX_UDP_PORT),
 				   &again) != VX_RX_VXLAN || again.vni != info.vni ||
 		    again.inner_len != info.inner_len || again.inner_ofs != VX_OUTER_LEN)

@@ -583,3 +583,144 @@ def test_kernel_vxlan_openflow_tunnel_id(kernel_peer):
     res = t1.exec("ping", "-c", "2", "-W", "1", "10.100.0.2", check=False)
     assert res.returncode != 0
     assert vni_entry(vtep(switch), 101)["tx_packets"] >= 2
+
+
+# ------------------------------------------------- encap cache under changes
+
+SENDER_SCRIPT = r'''
+import socket, sys, time
+iface, secs, uni, bc = sys.argv[1], float(sys.argv[2]), bytes.fromhex(sys.argv[3]), bytes.fromhex(sys.argv[4])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind((iface, 0))
+end = time.monotonic() + secs
+while time.monotonic() < end:
+    for _ in range(8):          # runs of one flow: the bulk encap path
+        s.send(uni)
+    s.send(bc)                  # head-end replication
+    time.sleep(0.004)
+'''
+
+
+def test_encap_cache_follows_neighbour_and_remote_changes(switch, netns, links):
+    """The PMD's encap cache (outer headers per remote and VNI) never sends
+    with stale state: while a tenant streams unicast (to a MAC learned behind
+    remote B) and broadcast frames, the underlay sees each change take effect
+    — a static neighbour's new MAC, a remote added and removed (with its
+    counters), a neighbour deleted (ARP asked) and learned, then moved, by
+    ARP."""
+    t = tag()
+    ul, t1if = f"vx{t}", f"vt{t}"
+    links += [t1if]
+    vtep_c = "192.168.77.3"
+    mac_b1, mac_b2, mac_c, mac_c4, mac_c5 = ("02:00:00:00:b1:01", "02:00:00:00:b2:02",
+                                             "02:00:00:00:c3:03", "02:00:00:00:c4:04",
+                                             "02:00:00:00:c5:05")
+    x = "02:00:00:00:0e:0e"               # a tenant behind remote B
+    t1 = tenant(netns, "vxt1", t1if, "02:00:00:00:01:01", None)
+    switch.rpc("add-port", {"name": "ul", "type": "dpdk", "devargs": f"net_tap_{ul},iface={ul}"})
+    no_ipv6(dev=ul)
+    sh("ip", "link", "set", ul, "up")
+    switch.rpc("add-port", {"name": "t1", "type": "dpdk", "devargs": af_packet(t1if),
+                            "vni": 100})
+    switch.rpc("add-port", {"name": "vx0", "type": "vxlan", "local_ip": VTEP_A,
+                            "underlay": "ul"})
+    mine = (switch.rpc("dump-ports", {"name": "ul"})[0]["mac"]).lower()
+    switch.rpc("vtep-add-remote", {"vni": 100, "remote": VTEP_B})
+    switch.rpc("vtep-add-neighbor", {"ip": VTEP_B, "mac": mac_b1})
+
+    # Teach x behind B: one datagram from B.
+    learn = (Ether(src=mac_b1, dst=mine) / IP(src=VTEP_B, dst=VTEP_A, flags="DF") /
+             UDP(sport=50000, dport=4789) / VXLAN(flags=0x08, vni=100) /
+             Ether(src=x, dst="02:00:00:00:01:01") / IP(src="10.100.0.14", dst="10.100.0.1") /
+             UDP() / Raw(b"hello"))
+
+    def learned():
+        ns_send(None, learn, iface=ul)        # (again: the TAP may not be up yet)
+        time.sleep(0.2)
+        return any(m["mac"] == x and m.get("remote") == VTEP_B
+                   for m in vni_entry(vtep(switch), 100)["macs"])
+    try:
+        wait_for(learned, 10, "x learned behind B")
+    except AssertionError:
+        raise AssertionError(json.dumps(vtep(switch)))
+
+    uni = Ether(src="02:00:00:00:01:01", dst=x) / IP(src="10.100.0.1", dst="10.100.0.14") / \
+        UDP(sport=1000, dport=9) / Raw(b"unicast")
+    bc = Ether(src="02:00:00:00:01:01", dst=BCAST) / IP(src="10.100.0.1",
+                                                         dst="10.100.0.255") / \
+        UDP(sport=1000, dport=9) / Raw(b"broadcast")
+    sender = subprocess.Popen(["ip", "netns", "exec", t1.name, "/usr/bin/python3", "-c",
+                               SENDER_SCRIPT, "eth0", "120", raw(uni).hex(), raw(bc).hex()],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def window(secs=1.0):
+        """(outer dst MAC, outer dst IP, kind) of the VXLAN frames seen, and the
+        ARP requests (target IPs), in a fresh window."""
+        out, arps = [], []
+        for f in Sniffer(None, secs, iface=ul).frames():
+            if ARP in f and f[ARP].op == 1:
+                arps.append(f[ARP].pdst)
+            elif VXLAN in f:
+                kind = b"unicast" if b"unicast" in raw(f) else b"broadcast" if \
+                    b"broadcast" in raw(f) else None
+                if kind:
+                    assert f[VXLAN].vni == 100 and f[IP].src == VTEP_A and f.src == mine
+                    out.append((f.dst, f[IP].dst, kind.decode()))
+        return out, arps
+
+    def settles(expect, what, timeout=15.0):
+        """Waits for a window whose frames are exactly the set `expect` (and
+        some of each)."""
+        last = None
+
+        def ok():
+            nonlocal last
+            last = window()
+            return last[0] and set(last[0]) == expect
+        try:
+            wait_for(ok, timeout, what)
+        except AssertionError:
+            raise AssertionError(f"{what}: saw {set(last[0]) if last else None}, want {expect}")
+        return last
+
+    def remote_cnt(name):
+        for r in vtep(switch)["remotes"]:
+            if r["remote"] == name:
+                return r["tx_packets"]
+        return None
+
+    try:
+        settles({(mac_b1, VTEP_B, "unicast"), (mac_b1, VTEP_B, "broadcast")}, "to B via b1")
+        # A static neighbour's MAC changes: every later frame carries the new one.
+        switch.rpc("vtep-add-neighbor", {"ip": VTEP_B, "mac": mac_b2})
+        settles({(mac_b2, VTEP_B, "unicast"), (mac_b2, VTEP_B, "broadcast")}, "to B via b2")
+        # A second remote joins the VNI: broadcasts to both.
+        switch.rpc("vtep-add-neighbor", {"ip": vtep_c, "mac": mac_c})
+        switch.rpc("vtep-add-remote", {"vni": 100, "remote": vtep_c})
+        settles({(mac_b2, VTEP_B, "unicast"), (mac_b2, VTEP_B, "broadcast"),
+                 (mac_c, vtep_c, "broadcast")}, "broadcast to B and C")
+        c0 = remote_cnt(vtep_c)
+        wait_for(lambda: remote_cnt(vtep_c) > c0, 10, "C's tx counter moves")
+        # B leaves the VNI: broadcasts to C only; the unicast still follows
+        # the FDB to B, now counted as "other" (B's counter slot is gone).
+        other0 = remote_cnt("other")
+        switch.rpc("vtep-del-remote", {"vni": 100, "remote": VTEP_B})
+        settles({(mac_b2, VTEP_B, "unicast"), (mac_c, vtep_c, "broadcast")}, "B removed")
+        assert remote_cnt(VTEP_B) is None
+        wait_for(lambda: remote_cnt("other") > other0, 10, "unicast to B counted as other")
+        # C's neighbour goes: its frames wait for ARP, which the VTEP asks.
+        switch.rpc("vtep-del-neighbor", {"ip": vtep_c})
+        wait_for(lambda: vtep_c in window()[1], 15, "an ARP request for C")
+        held0 = vtep(switch)["vteps"][0]["neigh_held"]
+        wait_for(lambda: vtep(switch)["vteps"][0]["neigh_held"] > held0, 10, "frames held")
+        # C answers (learned by ARP), then moves to another MAC (ARP again).
+        for mac in (mac_c4, mac_c5):
+            reply = Ether(src=mac, dst=mine) / ARP(op=2, hwsrc=mac, psrc=vtep_c,
+                                                   hwdst=mine, pdst=VTEP_A)
+            ns_send(None, reply, iface=ul)
+            settles({(mac_b2, VTEP_B, "unicast"), (mac, vtep_c, "broadcast")},
+                    f"C via {mac} (ARP)")
+        assert sender.poll() is None, sender.stderr.read()
+    finally:
+        sender.kill()
+        sender.wait()

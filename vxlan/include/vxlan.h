@@ -94,19 +94,47 @@ struct vx_decap_info {
 enum vx_rx vx_decap_parse(const void *data, uint32_t len, uint32_t local_ip, uint16_t udp_port,
 			  struct vx_decap_info *info);
 
-/* Outer headers as a template: vx_encap_init() once per (VTEP, remote,
- * next-hop MAC), vx_encap_write() per packet. */
+/* Outer headers as a template: vx_encap_init() once per (VTEP, remote, VNI,
+ * next-hop MAC), vx_encap_write() per packet, which copies the 50 bytes and
+ * patches only the lengths, the IPv4 checksum (from the sum precomputed
+ * here: the template's sum plus tot_len) and the UDP source port. */
 struct vx_encap_tmpl {
-	uint8_t hdr[VX_OUTER_LEN];
-	uint32_t csum_base;          /* one's complement sum of the IPv4 header without tot_len */
+	uint8_t hdr[VX_OUTER_LEN];   /* lengths, checksum and source port zero */
+	uint16_t csum_base;          /* folded one's complement sum of the IPv4 header
+				      * without tot_len (host order) */
+	uint32_t spare;              /* free for the user (the switch keeps a tag here) */
+};
+
+/* Offsets in the outer header of the fields a user may want to compare. */
+enum {
+	VX_OFS_IP_DST = VX_ETH_HLEN + 16,                          /* 30 */
+	VX_OFS_VNI = VX_ETH_HLEN + VX_IP_HLEN + VX_UDP_HLEN + 4,   /* 46: VNI << 8, big endian */
 };
 
 void vx_encap_init(struct vx_encap_tmpl *t, const uint8_t dst_mac[6], const uint8_t src_mac[6],
-		   uint32_t src_ip, uint32_t dst_ip, uint16_t udp_port, uint8_t ttl);
+		   uint32_t src_ip, uint32_t dst_ip, uint16_t udp_port, uint8_t ttl, uint32_t vni);
+
 /* Writes the 50 outer bytes at dst for an inner frame of inner_len bytes
- * (at most 65535 - 36) with this VNI and UDP source port (host order). */
-void vx_encap_write(void *dst, const struct vx_encap_tmpl *t, uint32_t vni, uint32_t inner_len,
-		    uint16_t src_port);
+ * (at most 65535 - 36) with UDP source port src_port (host order). */
+static inline void vx_encap_write(void *dst, const struct vx_encap_tmpl *t, uint32_t inner_len,
+				  uint16_t src_port)
+{
+	uint8_t *h = (uint8_t *)dst;
+	uint16_t tot = (uint16_t)(inner_len + VX_IP_OVERHEAD);
+	uint32_t s = (uint32_t)t->csum_base + tot;
+	uint16_t w;
+
+	__builtin_memcpy(h, t->hdr, VX_OUTER_LEN);
+	s = (s & 0xffff) + (s >> 16);          /* both <= 0xffff: one carry at most */
+	w = __builtin_bswap16(tot);
+	__builtin_memcpy(h + VX_ETH_HLEN + 2, &w, 2);
+	w = __builtin_bswap16((uint16_t)~s);
+	__builtin_memcpy(h + VX_ETH_HLEN + 10, &w, 2);
+	w = __builtin_bswap16(src_port);
+	__builtin_memcpy(h + VX_ETH_HLEN + VX_IP_HLEN, &w, 2);
+	w = __builtin_bswap16((uint16_t)(tot - VX_IP_HLEN));
+	__builtin_memcpy(h + VX_ETH_HLEN + VX_IP_HLEN + 4, &w, 2);
+}
 
 /* A hash of the inner frame's flow (Ethernet addresses and type; IPv4
  * addresses, protocol and TCP/UDP ports when present) mapped into the UDP

@@ -52,9 +52,9 @@ static void build(struct frame *f, uint32_t vni, uint32_t inner_len)
 {
 	struct vx_encap_tmpl t;
 
-	vx_encap_init(&t, DMAC, SMAC, ip4("10.1.1.2"), ip4("10.1.1.1"), htons(4789), 64);
+	vx_encap_init(&t, DMAC, SMAC, ip4("10.1.1.2"), ip4("10.1.1.1"), htons(4789), 64, vni);
 	inner_frame(f->b + VX_OUTER_LEN, inner_len, 1234);
-	vx_encap_write(f->b, &t, vni, inner_len, 50000);
+	vx_encap_write(f->b, &t, inner_len, 50000);
 	f->n = VX_OUTER_LEN + inner_len;
 }
 
@@ -106,6 +106,48 @@ static void test_encap_fields(void **state)
 		assert_int_equal(vx[5], 0xcd);
 		assert_int_equal(vx[6], 0xef);
 		assert_int_equal(vx[7], 0);
+	}
+}
+
+/* The checksum patched into the template (one carry fold) against RFC 1071
+ * for every length and templates whose base sum is near 0xffff; and the
+ * decap parser's word-wise check against the reference for every one of
+ * the header's 16-bit words off by one. */
+static void test_encap_csum_every_length(void **state)
+{
+	static const char *const srcs[] = { "10.1.1.2", "255.255.255.254", "0.0.0.1", "254.255.255.255" };
+	uint8_t b[VX_OUTER_LEN], hdr[20];
+	struct vx_decap_info info;
+
+	(void)state;
+	for (unsigned s = 0; s < 4; s++) {
+		for (unsigned ttl = 0; ttl < 256; ttl += 85) {
+			struct vx_encap_tmpl t;
+
+			vx_encap_init(&t, DMAC, SMAC, ip4(srcs[s]), ip4("255.255.255.255"),
+				      htons(4789), (uint8_t)ttl, VX_VNI_MAX);
+			for (uint32_t len = 14; len <= 65535 - 36; len++) {
+				vx_encap_write(b, &t, len, 49152);
+				memcpy(hdr, b + 14, 20);
+				hdr[10] = hdr[11] = 0;
+				if (rd16(b + 24) != ref_csum(hdr, 20))
+					fail_msg("src %s ttl %u len %u: checksum %04x, want %04x",
+						 srcs[s], ttl, len, rd16(b + 24), ref_csum(hdr, 20));
+			}
+		}
+	}
+	for (unsigned w = 0; w < 10; w++) {
+		struct frame f;
+
+		build(&f, 7, 60);
+		assert_int_equal(vx_decap_parse(f.b, f.n, ip4("10.1.1.1"), htons(4789), &info),
+				 VX_RX_VXLAN);
+		f.b[14 + 2 * w + 1]++;
+		if (!f.b[14 + 2 * w + 1])
+			f.b[14 + 2 * w]++;
+		assert_int_not_equal(ref_csum(f.b + 14, 20), 0);
+		assert_int_equal(vx_decap_parse(f.b, f.n, ip4("10.1.1.1"), htons(4789), &info),
+				 VX_RX_DROP);
 	}
 }
 
@@ -234,6 +276,83 @@ static void test_decap_drop_reasons(void **state)
 	assert_int_equal(drop_of(&f), VX_DROP_RESERVED);
 }
 
+/* The parser takes the common frame (no IPv4 options) on a branch-free fast
+ * path and everything else through the checks one by one. The same frame
+ * with a 4-byte option (IHL 6) always takes the checks: for random
+ * corruptions of a good frame, both must give the same verdict, drop
+ * reason and fields. */
+static void with_option(const struct frame *a, struct frame *b)
+{
+	uint16_t tot = rd16(a->b + 16);
+
+	memcpy(b->b, a->b, 34);
+	memset(b->b + 34, 1, 4);                         /* four NOPs */
+	memcpy(b->b + 38, a->b + 34, a->n - 34);
+	b->n = a->n + 4;
+	b->b[14] = 0x46;
+	tot = (uint16_t)(tot + 4);
+	b->b[16] = (uint8_t)(tot >> 8);
+	b->b[17] = (uint8_t)tot;
+	/* The checksum: right when a's was, wrong when a's was. */
+	b->b[24] = b->b[25] = 0;
+	tot = ref_csum(b->b + 14, 24);
+	b->b[24] = (uint8_t)(tot >> 8);
+	b->b[25] = (uint8_t)tot;
+	if (ref_csum(a->b + 14, 20) != 0)
+		b->b[25] ^= 1;
+}
+
+static void test_decap_fast_path_agrees(void **state)
+{
+	unsigned seed = 12345, runs = 0, vxlan = 0;
+
+	(void)state;
+	for (unsigned it = 0; it < 200000; it++) {
+		struct vx_decap_info ia, ib;
+		struct frame a, b;
+		enum vx_rx ra, rb;
+		unsigned nmut;
+
+		seed = seed * 1103515245u + 12345u;
+		build(&a, seed >> 8 & 0xffffff, 14 + (seed >> 4) % 80);
+		nmut = (seed >> 28) % 3;
+		for (unsigned k = 0; k < nmut; k++) {
+			unsigned pos;
+
+			seed = seed * 1103515245u + 12345u;
+			pos = 12 + (seed >> 8) % 52;
+			if (pos == 14)
+				continue;
+			a.b[pos] = (seed >> 20) & 1 ? (uint8_t)(seed >> 24) : (uint8_t)(a.b[pos] ^ (1u << (seed >> 25) % 8));
+		}
+		if ((seed >> 27) & 1)                      /* sometimes fix the checksum */
+			refresh_csum(&a);
+		if ((seed >> 26) & 1)                      /* sometimes cut the frame */
+			a.n -= (seed >> 12) % (a.n - 34);  /* (keeping the IPv4 header) */
+		with_option(&a, &b);
+		ra = vx_decap_parse(a.b, a.n, ip4("10.1.1.1"), htons(4789), &ia);
+		rb = vx_decap_parse(b.b, b.n, ip4("10.1.1.1"), htons(4789), &ib);
+		runs++;
+		if (ra != rb)
+			fail_msg("iteration %u: %d without options, %d with", it, ra, rb);
+		if (ra == VX_RX_DROP && ia.drop != ib.drop)
+			fail_msg("iteration %u: drop %s without options, %s with", it,
+				 vx_drop_name(ia.drop), vx_drop_name(ib.drop));
+		if (ra == VX_RX_VXLAN) {
+			vxlan++;
+			assert_int_equal(ia.vni, ib.vni);
+			assert_int_equal(ia.src_ip, ib.src_ip);
+			assert_int_equal(ia.dst_ip, ib.dst_ip);
+			assert_int_equal(ia.src_port, ib.src_port);
+			assert_int_equal(ia.ttl, ib.ttl);
+			assert_int_equal(ia.inner_len, ib.inner_len);
+			assert_int_equal(ia.inner_ofs + 4, ib.inner_ofs);
+		}
+	}
+	/* Both outcomes were exercised. */
+	assert_true(vxlan > runs / 20 && vxlan < runs - runs / 20);
+}
+
 static void test_decap_every_truncation(void **state)
 {
 	struct vx_decap_info info;
@@ -329,8 +448,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encap_fields),
+		cmocka_unit_test(test_encap_csum_every_length),
 		cmocka_unit_test(test_decap_round_trip),
 		cmocka_unit_test(test_decap_drop_reasons),
+		cmocka_unit_test(test_decap_fast_path_agrees),
 		cmocka_unit_test(test_decap_every_truncation),
 		cmocka_unit_test(test_src_port_hash),
 		cmocka_unit_test(test_arp),
