@@ -706,6 +706,22 @@ static int pool_read(struct lvm_thin_pool *p, struct lvm_thin_md **out, char *er
 	return vsl_errf(err, errlen, -EBADMSG, "no valid thin metadata on the metadata LV");
 }
 
+/* Maps vchunk of d to pchunk (both checked by the metadata decoder) while a
+ * pool is loaded: the reference count, free count and mapping counts follow. */
+static int map_add(struct lvm_thin_pool *p, struct lvm_thin_dev *d, uint64_t vchunk,
+		   uint32_t pchunk)
+{
+	int ret = lvm_thin_map_set(d, vchunk, pchunk);
+
+	if (ret)
+		return ret;
+	if (!p->rc[pchunk]++)
+		p->nfree--;
+	d->mapped++;
+	p->n_maps++;
+	return 0;
+}
+
 static int pool_load(struct lvm_thin_pool *p, const struct lvm_thin_md *md,
 		     const struct lvm_md *vmd)
 {
@@ -735,13 +751,9 @@ static int pool_load(struct lvm_thin_pool *p, const struct lvm_thin_md *md,
 			if (ret)
 				return ret;
 		}
-		ret = lvm_thin_map_set(d, m->vchunk, m->pchunk);
+		ret = map_add(p, d, m->vchunk, m->pchunk);
 		if (ret)
 			return ret;
-		if (!p->rc[m->pchunk]++)
-			p->nfree--;
-		d->mapped++;
-		p->n_maps++;
 	}
 	return 0;
 }
@@ -770,14 +782,7 @@ static int replay_entry(struct lvm_thin_pool *p, const struct lvm_thin_map_md *m
 	}
 	if (m->pchunk == LVM_THIN_UNMAPPED)
 		return 0;
-	ret = lvm_thin_map_set(d, m->vchunk, m->pchunk);
-	if (ret)
-		return ret;
-	if (!p->rc[m->pchunk]++)
-		p->nfree--;
-	d->mapped++;
-	p->n_maps++;
-	return 0;
+	return map_add(p, d, m->vchunk, m->pchunk);
 }
 
 /* Replays the log behind the checkpoint just loaded: the records with its
