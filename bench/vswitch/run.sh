@@ -220,42 +220,44 @@ for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 # ports, the two copies and nothing else), once vswitchd has stopped polling,
 # for the vhost-to-vhost scenarios: "own_cycles_per_packet" is Vessel's cycles
 # minus the floor's, the switch's own work. VSW_FLOOR=0 skips it.
+f=none o=none
 if [ "${VSW_FLOOR:-1}" != 0 ] && command -v dpdk-testpmd >/dev/null && [ "$scenario" -le 4 ]; then
   f=$(bash "$repo/bench/vswitch/floor.sh" "$build" "$seconds" "$flows" 2>/dev/null | tail -1 || true)
-  line=$(/usr/bin/python3 -c '
-import json, sys
-r = json.loads(sys.argv[1])
-try:
-    f = json.loads(sys.argv[2])
-except ValueError:
-    r["floor"] = "failed (run bench/vswitch/floor.sh alone to see why)"
-else:
-    r["floor"] = f
-    if f.get("pmd_cycles_per_packet"):
-        r["own_cycles_per_packet"] = r["pmd_cycles_per_packet"] - f["pmd_cycles_per_packet"]
-print(json.dumps(r))' "$line" "$f")
 fi
 # OVS-DPDK side by side (bench/vswitch/ovs.sh): the same generator, frames,
 # rules and CPUs; the ratios are Vessel / OVS.
 if [ "$ovs" = installed ] && [ "${VSW_OVS:-1}" != 0 ] && [ "$scenario" != 5 ]; then
   o=$(bash "$repo/bench/vswitch/ovs.sh" "$build" "$seconds" "$flows" "$scenario" 2>/dev/null | tail -1 || true)
-  line=$(/usr/bin/python3 -c '
+fi
+line=$(/usr/bin/python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
-try:
-    o = json.loads(sys.argv[2])
-except ValueError:
-    r["ovs_dpdk"] = "failed (run bench/vswitch/ovs.sh alone to see why)"
-else:
+
+def other(arg, script):
+    """The JSON line of floor.sh or ovs.sh; None when it did not run."""
+    if arg == "none":
+        return None
+    try:
+        return json.loads(arg)
+    except ValueError:
+        return "failed (run bench/vswitch/%s alone to see why)" % script
+
+f, o = other(sys.argv[2], "floor.sh"), other(sys.argv[3], "ovs.sh")
+fc = f.get("pmd_cycles_per_packet") if isinstance(f, dict) else None
+if f is not None:
+    r["floor"] = f
+    if fc:
+        r["own_cycles_per_packet"] = r["pmd_cycles_per_packet"] - fc
+if isinstance(o, dict):
+    ratio = lambda a, b: round(a / b, 2) if b else None
     r["ovs_dpdk"] = {k: o.get(k) for k in ("switch", "rx_mpps", "loss_pct", "pmd_cycles_per_packet",
                                            "pmd_busy_pct", "load_avg")}
-    ratio = lambda a, b: round(a / b, 2) if b else None
     r["vessel_over_ovs"] = {"rx_mpps": ratio(r["rx_mpps"], o.get("rx_mpps", 0)),
                             "pmd_cycles_per_packet": ratio(r["pmd_cycles_per_packet"],
                                                            o.get("pmd_cycles_per_packet", 0))}
-    fl = r.get("floor", {})
-    if isinstance(fl, dict) and fl.get("pmd_cycles_per_packet") and o.get("pmd_cycles_per_packet"):
-        r["ovs_dpdk"]["own_cycles_per_packet"] = o["pmd_cycles_per_packet"] - fl["pmd_cycles_per_packet"]
-print(json.dumps(r))' "$line" "$o")
-fi
+    if fc and o.get("pmd_cycles_per_packet"):
+        r["ovs_dpdk"]["own_cycles_per_packet"] = o["pmd_cycles_per_packet"] - fc
+elif o is not None:
+    r["ovs_dpdk"] = o
+print(json.dumps(r))' "$line" "$f" "$o")
 printf '%s\n' "$line"
